@@ -1,0 +1,66 @@
+// Config: every setting, read once from the environment (and a .env file) at start and passed by
+// const& from then on. config.cpp is the only code that reads the environment.
+// Throws ConfigError naming the variable; the CLI prints it on one line and exits 2.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/log.hpp"
+
+namespace cloudmeta {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Per-surface HTTP limits (README's configuration table documents each default).
+struct Limits {
+  std::size_t header_limit = 8 * 1024;        // request line + headers; over -> 431, close
+  std::size_t body_limit = 1024;              // over -> 413, close
+  std::chrono::milliseconds read_timeout{10'000};   // a request must arrive within this
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection idle before close
+  std::size_t max_connections = 10'000;             // over -> the new connection is closed
+  std::size_t max_connections_per_source = 256;     // per caller address; over -> closed
+};
+
+struct Config {
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 8000;  // 0 = any free port (tests); the chosen port is logged
+  std::string admin_bind = "127.0.0.1";
+  std::uint16_t admin_port = 8001;
+  unsigned threads = 0;  // metadata I/O threads; 0 -> hardware threads
+  std::string database_url;  // "" -> sqlite file ./cloudmeta.db
+  std::string secret_key;    // "" -> generated once and stored in the database
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
+  std::vector<Cidr> trusted_proxies;
+  Limits imds_limits;
+  Limits admin_limits;
+  std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for
+
+  using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+  static Config from_env(const Lookup& lookup);
+
+  // For the start-up log: every setting, secrets redacted.
+  std::string describe() const;
+};
+
+// The process environment, with KEY=VALUE lines of `.env` in the working directory underneath
+// (the environment wins), as foreman/honcho do. Missing .env is fine; a malformed line throws.
+Config::Lookup environment_with_dotenv(const std::string& dotenv_path = ".env");
+
+// Parses .env text: KEY=VALUE, optional `export `, # comments, single/double quotes.
+std::map<std::string, std::string> parse_dotenv(std::string_view text);
+
+}  // namespace cloudmeta

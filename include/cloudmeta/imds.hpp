@@ -1,0 +1,75 @@
+// The metadata surface as one pure function: request view + snapshot + token authority + clock
+// -> response. No sockets, no database, no exceptions, so nearly every AWS-fidelity rule is tested
+// as a table (tests/unit/imds_test.cpp). Every status choice cites docs/metadata.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/snapshot.hpp"
+#include "cloudmeta/token_authority.hpp"
+
+namespace cloudmeta::imds {
+
+// AWS header names; matched case-insensitively by the HTTP layer.
+inline constexpr std::string_view kTokenHeader = "X-aws-ec2-metadata-token";
+inline constexpr std::string_view kTtlHeader = "X-aws-ec2-metadata-token-ttl-seconds";
+inline constexpr std::string_view kServerName = "EC2ws";
+
+enum class Method : std::uint8_t { kGet, kHead, kPut, kOther };
+
+struct Request {
+  Method method = Method::kGet;
+  std::string_view target;               // raw request-target, query string included
+  std::optional<std::string_view> token;  // X-aws-ec2-metadata-token
+  std::optional<std::string_view> ttl;    // X-aws-ec2-metadata-token-ttl-seconds
+  bool forwarded = false;  // X-Forwarded-For present and not consumed by a trusted proxy
+  IpKey caller;
+};
+
+enum class Outcome : std::uint8_t {
+  kOk,
+  kTokenIssued,
+  kNotFound,        // path or caller unknown
+  kUnknownCaller,   // 404 too, logged distinctly
+  kBadRequest,      // token PUT without a valid TTL
+  kUnauthorized,    // token missing (required) / invalid / expired / other instance
+  kForbidden,       // endpoint disabled, XFF on PUT, versioned token path
+  kMethodNotAllowed,
+};
+
+struct Response {
+  int status = 200;
+  Outcome outcome = Outcome::kOk;
+  std::string_view body;   // points into the snapshot or a static error page
+  std::string owned_body;  // the new token, when one is issued (body then views it)
+  ContentType content_type = ContentType::kTextPlain;
+  bool html = false;                 // error pages are text/html, as AWS's
+  std::optional<std::int64_t> ttl;   // echo of the token TTL (PUT) or remaining TTL (GET)
+  int hop_limit = 0;                 // >0: IP TTL / hop limit for this response (token PUT)
+  bool allow_put = false;            // 405: "Allow: OPTIONS, PUT"
+  const RenderedInstance* instance = nullptr;  // for the access log
+};
+
+Response respond(const Request& request, const Snapshot& snapshot,
+                 const TokenAuthority& tokens, std::int64_t now_unix);
+
+// Splits a request-target into (version, path below the version): collapses repeated slashes,
+// drops the query string, notes a trailing slash. "//latest//meta-data/" -> {"latest",
+// "meta-data", true}. Writes into `scratch` (reused per connection to avoid allocation).
+struct Target {
+  std::string_view version;
+  std::string_view path;
+  bool trailing_slash = false;
+};
+Target split_target(std::string_view target, std::string& scratch);
+
+// The versions GET / lists, oldest first, `latest` last.
+const std::string& version_listing();
+bool is_known_version(std::string_view version);
+
+}  // namespace cloudmeta::imds

@@ -1,0 +1,83 @@
+// InstanceRecord: one VM as the admin API and the stores see it. Plain values, no behaviour:
+// JSON conversion and validation live in record_json.hpp, rendering in metadata_tree.hpp.
+// Optional fields left empty get AWS-like defaults at render time (docs/metadata.md lists each).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cloudmeta {
+
+struct IamCredentials {
+  std::string role;  // the instance profile's role name; empty = no role
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string token;
+  std::string expiration;  // RFC 3339, normalised to YYYY-MM-DDTHH:MM:SSZ
+};
+
+enum class HttpTokens { kOptional, kRequired };
+
+struct MetadataOptions {
+  HttpTokens http_tokens = HttpTokens::kOptional;
+  bool http_endpoint_enabled = true;
+  bool instance_metadata_tags = false;
+  int http_put_response_hop_limit = 1;  // 1..64, IP TTL / hop limit of the token PUT response
+};
+
+struct InstanceRecord {
+  std::string instance_id;  // i- + 8 or 17 lowercase hex
+  std::string ip;           // the caller address that identifies this VM (v4 or v6, canonical)
+
+  std::string hostname;        // empty -> local_hostname or ip-a-b-c-d.<region>.compute.internal
+  std::string local_hostname;  // empty -> hostname or the IP-based name
+  std::string local_ipv4;      // empty -> ip (when ip is IPv4)
+  std::string public_hostname;
+  std::string public_ipv4;
+  std::string mac;  // empty -> derived from instance_id (0e:xx:xx:xx:xx:xx)
+
+  std::string ami_id;
+  std::string ami_manifest_path;
+  int ami_launch_index = 0;
+  std::string reservation_id;
+  std::string instance_type;
+  std::string instance_life_cycle;  // on-demand | spot | scheduled
+  std::string instance_action;      // none | shutdown | bundle-pending
+  std::string region;
+  std::string availability_zone;
+  std::string availability_zone_id;
+  std::string account_id;
+  std::string architecture;  // i386 | x86_64 | arm64
+  std::string kernel_id;
+  std::string ramdisk_id;
+
+  // Primary network interface (device 0); each empty field gets a derived default.
+  std::string interface_id;
+  std::string subnet_id;
+  std::string subnet_ipv4_cidr_block;
+  std::string vpc_id;
+  std::string vpc_ipv4_cidr_block;
+  std::vector<std::string> secondary_ipv4s;  // local-ipv4s lines after the primary
+  std::vector<std::string> ipv6s;
+  std::vector<std::string> security_groups;
+  std::vector<std::string> security_group_ids;
+  std::map<std::string, std::string> block_device_mapping;  // name -> device
+
+  std::map<std::string, std::string> public_keys;  // key name -> "ssh-... key comment"
+  std::map<std::string, std::string> tags;
+  std::optional<std::string> user_data;  // raw bytes, <= 16 KiB; nullopt -> 404
+  IamCredentials iam;
+  MetadataOptions metadata_options;
+  nlohmann::json extra = nlohmann::json::object();  // free-form tree of strings under meta-data/
+
+  // Maintained by the store, not by clients.
+  std::string created_at;  // RFC 3339 UTC, the identity document's pendingTime
+  std::string updated_at;  // RFC 3339 UTC, iam LastUpdated
+};
+
+}  // namespace cloudmeta

@@ -1,0 +1,43 @@
+// InstanceRecord <-> JSON, and every validation rule a write must pass. Used by the admin API
+// (request bodies), the stores (the record's JSON document column) and export/import.
+// Pure functions, thread-safe. Throws ValidationError naming the offending field.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cloudmeta/instance_record.hpp"
+
+namespace cloudmeta {
+
+// A write was refused; `field` is the JSON field at fault ("tags.Name", "iam.expiration", ...).
+class ValidationError : public std::runtime_error {
+ public:
+  ValidationError(std::string field, const std::string& message)
+      : std::runtime_error(field.empty() ? message : field + ": " + message),
+        field_(std::move(field)) {}
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;  // AWS's limit, raw bytes
+
+// Parses and validates a full record (POST, PUT, import). Unknown fields are refused so that a
+// typo ("user_dat") is an error rather than silently ignored.
+InstanceRecord record_from_json(const nlohmann::json& body);
+
+// The record as the admin API returns it. With include_secrets=false the IAM secret key and
+// session token are replaced by "***" (logs, audit).
+nlohmann::json record_to_json(const InstanceRecord& record, bool include_secrets = true);
+
+// Rules that span fields or need the whole record; record_from_json calls it.
+void validate_record(const InstanceRecord& record);
+
+// Canonical text of an IP address ("::ffff:10.0.0.1" -> "10.0.0.1"), or ValidationError.
+std::string canonical_ip(const std::string& text, const std::string& field);
+
+}  // namespace cloudmeta

@@ -1,0 +1,45 @@
+// TokenAuthority: issues and verifies IMDSv2 session tokens. Stateless: a token is
+//   base64url( version(1) | expiry unix seconds (8, big-endian) | nonce (8) | tag (32) )
+// where tag = HMAC-SHA256(subkey, version|expiry|nonce|caller address|instance id) and subkey is
+// derived from SECRET_KEY with a fixed context. So tokens need no memory, survive restarts, work on
+// every host sharing SECRET_KEY, and are refused from another address or for another instance.
+// Wall-clock expiry (not monotonic) because tokens must outlive the process.
+// Immutable after construction; safe to call from any thread; never throws on guest input.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cloudmeta/ip_key.hpp"
+
+namespace cloudmeta {
+
+inline constexpr int kMinTokenTtl = 1;
+inline constexpr int kMaxTokenTtl = 21600;  // AWS: 6 hours
+
+enum class TokenCheck { kValid, kMalformed, kBadSignature, kExpired };
+
+struct TokenVerdict {
+  TokenCheck check = TokenCheck::kMalformed;
+  std::int64_t remaining_seconds = 0;  // when kValid: what AWS echoes in the TTL header
+};
+
+class TokenAuthority {
+ public:
+  static constexpr std::size_t kTokenLength = 66;  // base64url of 49 bytes, no padding
+
+  explicit TokenAuthority(std::string_view secret_key);
+
+  // ttl_seconds must already be within kMinTokenTtl..kMaxTokenTtl.
+  std::string issue(const IpKey& caller, std::string_view instance_id, int ttl_seconds,
+                    std::int64_t now_unix) const;
+  TokenVerdict verify(std::string_view token, const IpKey& caller, std::string_view instance_id,
+                      std::int64_t now_unix) const;
+
+ private:
+  std::array<unsigned char, 32> subkey_{};
+};
+
+}  // namespace cloudmeta

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package cloudmeta needs to build, run and test.
+# Idempotent: apt-get skips what is already installed. Used by the README and by .ci/run.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config git
+  libboost1.81-dev            # Beast + Asio (header-only); 1.81 over 1.74: as_tuple, fixed coroutines
+  libsqlite3-dev libsqlitecpp-dev
+  nlohmann-json3-dev
+  libsodium-dev               # Argon2id, HMAC-SHA256, base64, randomness, constant-time compare
+  libcli11-dev                # the command line
+  libssl-dev                  # identity-document signing (PKCS#7, RSA)
+  doctest-dev
+  # tests: real clients and real tools
+  python3 cloud-init python3-botocore awscli iproute2 curl sqlite3
+)
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
