@@ -1,3 +1,4 @@
+// One main for every doctest binary: libsodium must be initialised before any test uses it.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <sodium.h>
