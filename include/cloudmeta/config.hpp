@@ -45,8 +45,9 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
   std::vector<Cidr> trusted_proxies;
+  std::string trusted_proxies_text;  // TRUSTED_PROXIES as given, for describe()
   Limits imds_limits;
-  Limits admin_limits;
+  Limits admin_limits{.body_limit = 1024 * 1024};  // instance records with 16 KiB user-data
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for
 
   using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
@@ -56,11 +57,16 @@ struct Config {
   std::string describe() const;
 };
 
+// Every variable from_env reads, one per line with its default, range and meaning: the
+// environment section of `cloudmeta serve --help`.
+std::string environment_help();
+
 // The process environment, with KEY=VALUE lines of `.env` in the working directory underneath
 // (the environment wins), as foreman/honcho do. Missing .env is fine; a malformed line throws.
 Config::Lookup environment_with_dotenv(const std::string& dotenv_path = ".env");
 
-// Parses .env text: KEY=VALUE, optional `export `, # comments, single/double quotes.
+// Parses .env text: KEY=VALUE, optional `export `, # comments, single/double quotes. Throws
+// ConfigError("line N: ...") for a malformed line.
 std::map<std::string, std::string> parse_dotenv(std::string_view text);
 
 }  // namespace cloudmeta

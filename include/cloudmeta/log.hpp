@@ -1,5 +1,6 @@
-// Levelled, one-line-per-event logging to stderr (or LOG_FILE), as `text` (key=value) or `json`.
+// Levelled, one-line-per-event logging to stderr, as `text` (key=value) or `json`.
 // Each line is written with a single write(2) so lines from different threads never interleave.
+// log_enabled() is one relaxed atomic load: cheap enough to call per metadata request.
 // Callers redact at the source: never pass a password, token, SECRET_KEY, user-data or IAM secret.
 // Thread-safe.
 #pragma once
@@ -31,9 +32,26 @@ void log_configure(LogLevel level, LogFormat format);
 bool log_enabled(LogLevel level);
 void log_event(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
 
-inline void log_debug(std::string_view e, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kDebug, e, f); }
-inline void log_info(std::string_view e, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kInfo, e, f); }
-inline void log_warn(std::string_view e, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kWarn, e, f); }
-inline void log_error(std::string_view e, std::initializer_list<LogField> f = {}) { log_event(LogLevel::kError, e, f); }
+// The line log_event would write for these values, newline included (exposed for tests). Text:
+// `ts=... level=info event=e key=value`, values with spaces, quotes, `=` or control characters
+// quoted and escaped. Json: one object, invalid UTF-8 replaced by U+FFFD.
+std::string format_log_line(LogFormat format, std::string_view timestamp, LogLevel level,
+                            std::string_view event, std::initializer_list<LogField> fields);
+// A value as the text format writes it: bare when safe, else double-quoted with escapes.
+std::string log_text_value(std::string_view value);
+std::string_view log_level_name(LogLevel level);  // "debug", "info", "warn", "error"
+
+inline void log_debug(std::string_view e, std::initializer_list<LogField> f = {}) {
+  log_event(LogLevel::kDebug, e, f);
+}
+inline void log_info(std::string_view e, std::initializer_list<LogField> f = {}) {
+  log_event(LogLevel::kInfo, e, f);
+}
+inline void log_warn(std::string_view e, std::initializer_list<LogField> f = {}) {
+  log_event(LogLevel::kWarn, e, f);
+}
+inline void log_error(std::string_view e, std::initializer_list<LogField> f = {}) {
+  log_event(LogLevel::kError, e, f);
+}
 
 }  // namespace cloudmeta

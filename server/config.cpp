@@ -1,0 +1,299 @@
+#include "cloudmeta/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace cloudmeta {
+namespace {
+
+constexpr std::size_t kMinSecretKeyLength = 32;
+
+// An integer variable: its range and where it lands in Config. The table drives parsing,
+// describe() and the help text alike, so the three cannot disagree; defaults are read back from
+// a default-constructed Config rather than written twice.
+struct IntSetting {
+  std::string_view name;
+  long long min;
+  long long max;
+  std::string_view meaning;
+  void (*set)(Config&, long long);
+  long long (*get)(const Config&);
+};
+
+using Ms = std::chrono::milliseconds;
+using Size = std::size_t;
+
+template <Limits Config::*kSurface, Size Limits::*kField>
+void set_size(Config& c, long long v) {
+  (c.*kSurface).*kField = static_cast<Size>(v);
+}
+template <Limits Config::*kSurface, Size Limits::*kField>
+long long get_size(const Config& c) {
+  return static_cast<long long>((c.*kSurface).*kField);
+}
+template <Limits Config::*kSurface, Ms Limits::*kField>
+void set_ms(Config& c, long long v) {
+  (c.*kSurface).*kField = Ms(v);
+}
+template <Limits Config::*kSurface, Ms Limits::*kField>
+long long get_ms(const Config& c) {
+  return ((c.*kSurface).*kField).count();
+}
+
+constexpr auto kImds = &Config::imds_limits;
+constexpr auto kAdmin = &Config::admin_limits;
+
+const IntSetting kIntSettings[] = {
+    {"PORT", 0, 65535, "metadata (IMDS) port; 0 = any free port, logged at start",
+     [](Config& c, long long v) { c.port = static_cast<std::uint16_t>(v); },
+     [](const Config& c) -> long long { return c.port; }},
+    {"ADMIN_PORT", 0, 65535, "admin API and page port; 0 = any free port, logged at start",
+     [](Config& c, long long v) { c.admin_port = static_cast<std::uint16_t>(v); },
+     [](const Config& c) -> long long { return c.admin_port; }},
+    {"THREADS", 0, 256, "I/O threads serving both surfaces; 0 = one per hardware thread",
+     [](Config& c, long long v) { c.threads = static_cast<unsigned>(v); },
+     [](const Config& c) -> long long { return c.threads; }},
+    {"IMDS_HEADER_LIMIT", 1024, 1 << 20, "bytes of request line + headers; over -> 431",
+     set_size<kImds, &Limits::header_limit>, get_size<kImds, &Limits::header_limit>},
+    {"IMDS_READ_TIMEOUT_MS", 100, 600'000, "a request must arrive within this",
+     set_ms<kImds, &Limits::read_timeout>, get_ms<kImds, &Limits::read_timeout>},
+    {"IMDS_IDLE_TIMEOUT_MS", 100, 3'600'000, "idle keep-alive connections close after this",
+     set_ms<kImds, &Limits::idle_timeout>, get_ms<kImds, &Limits::idle_timeout>},
+    {"IMDS_MAX_CONNECTIONS", 1, 1'000'000, "open metadata connections; more are closed at once",
+     set_size<kImds, &Limits::max_connections>, get_size<kImds, &Limits::max_connections>},
+    {"IMDS_MAX_CONNECTIONS_PER_SOURCE", 1, 1'000'000, "open metadata connections per caller",
+     set_size<kImds, &Limits::max_connections_per_source>,
+     get_size<kImds, &Limits::max_connections_per_source>},
+    {"ADMIN_HEADER_LIMIT", 1024, 1 << 20, "bytes of request line + headers; over -> 431",
+     set_size<kAdmin, &Limits::header_limit>, get_size<kAdmin, &Limits::header_limit>},
+    {"ADMIN_BODY_LIMIT", 1024, 64 << 20, "bytes of request body; over -> 413",
+     set_size<kAdmin, &Limits::body_limit>, get_size<kAdmin, &Limits::body_limit>},
+    {"ADMIN_READ_TIMEOUT_MS", 100, 600'000, "a request must arrive within this",
+     set_ms<kAdmin, &Limits::read_timeout>, get_ms<kAdmin, &Limits::read_timeout>},
+    {"ADMIN_IDLE_TIMEOUT_MS", 100, 3'600'000, "idle keep-alive connections close after this",
+     set_ms<kAdmin, &Limits::idle_timeout>, get_ms<kAdmin, &Limits::idle_timeout>},
+    {"ADMIN_MAX_CONNECTIONS", 1, 1'000'000, "open admin connections; more are closed at once",
+     set_size<kAdmin, &Limits::max_connections>, get_size<kAdmin, &Limits::max_connections>},
+    {"REFRESH_INTERVAL_MS", 10, 3'600'000, "how often the database is checked for other writers",
+     [](Config& c, long long v) { c.refresh_interval = Ms(v); },
+     [](const Config& c) -> long long { return c.refresh_interval.count(); }},
+};
+
+struct OtherSetting {
+  std::string_view name;
+  std::string_view default_text;
+  std::string_view meaning;
+};
+
+const OtherSetting kOtherSettings[] = {
+    {"BIND", "0.0.0.0", "address of the metadata surface (an IPv4 or IPv6 literal)"},
+    {"ADMIN_BIND", "127.0.0.1", "address of the admin surface (an IPv4 or IPv6 literal)"},
+    {"DATABASE_URL", "(./cloudmeta.db)", "where records live: sqlite:///path/to/file.db"},
+    {"SECRET_KEY", "(generated, stored in the database)",
+     "signs IMDSv2 tokens; at least 32 characters; the same on every host"},
+    {"LOG_LEVEL", "info", "debug | info | warn | error"},
+    {"LOG_FORMAT", "text", "text (key=value) | json (one object per line)"},
+    {"TRUSTED_PROXIES", "(none)",
+     "proxy addresses/CIDRs (comma/space list) whose X-Forwarded-For counts"},
+};
+
+// A value quoted for an error message: one line, bounded, control bytes made visible.
+std::string shown(std::string_view value) {
+  constexpr std::size_t kMax = 64;
+  std::string out = "'";
+  for (std::size_t i = 0; i < value.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) {
+      constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (value.size() > kMax) out += "...";
+  out += "'";
+  return out;
+}
+
+[[noreturn]] void fail(std::string_view name, std::string_view expected, std::string_view value) {
+  throw ConfigError(std::string(name) + ": expected " + std::string(expected) + ", got " +
+                    shown(value));
+}
+
+long long parse_int(const IntSetting& s, std::string_view value) {
+  long long v = 0;
+  const char* first = value.data();
+  const char* last = first + value.size();
+  const auto [ptr, ec] = std::from_chars(first, last, v);
+  if (value.empty() || ec != std::errc() || ptr != last || v < s.min || v > s.max) {
+    fail(s.name, "an integer " + std::to_string(s.min) + ".." + std::to_string(s.max), value);
+  }
+  return v;
+}
+
+std::string parse_address(std::string_view name, std::string_view value) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(value), ec);
+  if (ec) fail(name, "an IPv4 or IPv6 address", value);
+  return address.to_string();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+LogLevel parse_level(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "debug") return LogLevel::kDebug;
+  if (v == "info") return LogLevel::kInfo;
+  if (v == "warn" || v == "warning") return LogLevel::kWarn;
+  if (v == "error") return LogLevel::kError;
+  fail("LOG_LEVEL", "one of debug, info, warn, error", value);
+}
+
+LogFormat parse_format(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "text") return LogFormat::kText;
+  if (v == "json") return LogFormat::kJson;
+  fail("LOG_FORMAT", "one of text, json", value);
+}
+
+// Hides the password of a database URL: the userinfo of `scheme://user:pass@host/...` and any
+// `password=` parameter (query string or libpq keyword form).
+std::string redact_database_url(std::string url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end != std::string::npos) {
+    const auto authority = scheme_end + 3;
+    auto authority_end = url.find_first_of("/?#", authority);
+    if (authority_end == std::string::npos) authority_end = url.size();
+    const auto at = url.rfind('@', authority_end);
+    if (at != std::string::npos && at >= authority) {
+      const auto colon = url.find(':', authority);
+      if (colon != std::string::npos && colon < at) url.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  const std::string lowered = lower(url);
+  std::size_t from = 0;
+  std::string out;
+  for (auto pos = lowered.find("password=", from); pos != std::string::npos;
+       pos = lowered.find("password=", from)) {
+    const auto value_start = pos + 9;
+    auto value_end = url.find_first_of("& \t", value_start);
+    if (value_end == std::string::npos) value_end = url.size();
+    out += url.substr(from, value_start - from);
+    out += "***";
+    from = value_end;
+  }
+  out += url.substr(from);
+  return out;
+}
+
+std::string_view format_name(LogFormat f) { return f == LogFormat::kJson ? "json" : "text"; }
+
+}  // namespace
+
+Config Config::from_env(const Lookup& lookup) {
+  // An empty value counts as unset, so `PORT=` in a .env file means the default.
+  const auto get = [&](std::string_view name) -> std::optional<std::string> {
+    auto value = lookup(name);
+    if (value && value->empty()) return std::nullopt;
+    return value;
+  };
+  Config c;
+  for (const IntSetting& s : kIntSettings) {
+    if (auto v = get(s.name)) s.set(c, parse_int(s, *v));
+  }
+  if (auto v = get("BIND")) c.bind = parse_address("BIND", *v);
+  if (auto v = get("ADMIN_BIND")) c.admin_bind = parse_address("ADMIN_BIND", *v);
+  if (auto v = get("DATABASE_URL")) c.database_url = *v;
+  if (auto v = get("SECRET_KEY")) {
+    // The key itself never appears in the message.
+    if (v->size() < kMinSecretKeyLength) {
+      throw ConfigError("SECRET_KEY: must be at least " + std::to_string(kMinSecretKeyLength) +
+                        " characters, got " + std::to_string(v->size()));
+    }
+    c.secret_key = *v;
+  }
+  if (auto v = get("LOG_LEVEL")) c.log_level = parse_level(*v);
+  if (auto v = get("LOG_FORMAT")) c.log_format = parse_format(*v);
+  if (auto v = get("TRUSTED_PROXIES")) {
+    auto cidrs = parse_cidr_list(*v);
+    if (!cidrs || cidrs->empty()) {
+      fail("TRUSTED_PROXIES", "a comma- or space-separated list of addresses or CIDR ranges", *v);
+    }
+    c.trusted_proxies = std::move(*cidrs);
+    c.trusted_proxies_text = *v;
+  }
+  return c;
+}
+
+std::string Config::describe() const {
+  std::string out;
+  const auto add = [&](std::string_view name, std::string_view value) {
+    if (!out.empty()) out += ' ';
+    out += name;
+    out += '=';
+    out += log_text_value(value);
+  };
+  add("BIND", bind);
+  add("ADMIN_BIND", admin_bind);
+  for (const IntSetting& s : kIntSettings) add(s.name, std::to_string(s.get(*this)));
+  add("DATABASE_URL",
+      database_url.empty() ? "(./cloudmeta.db)" : redact_database_url(database_url));
+  add("SECRET_KEY", secret_key.empty() ? "(unset)" : "(redacted)");
+  add("LOG_LEVEL", log_level_name(log_level));
+  add("LOG_FORMAT", format_name(log_format));
+  add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);
+  return out;
+}
+
+std::string environment_help() {
+  const Config defaults;
+  std::ostringstream out;
+  const auto row = [&](std::string_view name, std::string_view def, std::string_view meaning) {
+    out << "  " << name << std::string(name.size() < 32 ? 32 - name.size() : 1, ' ') << meaning
+        << "\n" << std::string(34, ' ') << "default: " << def << "\n";
+  };
+  for (const OtherSetting& s : kOtherSettings) row(s.name, s.default_text, s.meaning);
+  for (const IntSetting& s : kIntSettings) {
+    const std::string def = std::to_string(s.get(defaults)) + "; range " +
+                            std::to_string(s.min) + ".." + std::to_string(s.max);
+    row(s.name, def, s.meaning);
+  }
+  return out.str();
+}
+
+Config::Lookup environment_with_dotenv(const std::string& dotenv_path) {
+  std::map<std::string, std::string> file_values;
+  std::ifstream in(dotenv_path, std::ios::binary);
+  if (in) {
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw ConfigError(dotenv_path + ": cannot be read");
+    try {
+      file_values = parse_dotenv(text.str());
+    } catch (const ConfigError& e) {
+      throw ConfigError(dotenv_path + ": " + e.what());
+    }
+  }
+  return [file_values = std::move(file_values)](std::string_view name)
+             -> std::optional<std::string> {
+    // The environment wins over the file, as with foreman, honcho and docker compose.
+    if (const char* value = std::getenv(std::string(name).c_str())) return std::string(value);
+    if (auto it = file_values.find(std::string(name)); it != file_values.end()) return it->second;
+    return std::nullopt;
+  };
+}
+
+}  // namespace cloudmeta
