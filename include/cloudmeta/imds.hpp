@@ -46,12 +46,13 @@ struct Response {
   int status = 200;
   Outcome outcome = Outcome::kOk;
   std::string_view body;   // points into the snapshot or a static error page
-  std::string owned_body;  // the new token, when one is issued (body then views it)
+  std::string owned_body;  // the new token, when one is issued; then it is the payload
+  std::string_view payload() const { return owned_body.empty() ? body : owned_body; }
   ContentType content_type = ContentType::kTextPlain;
   bool html = false;                 // error pages are text/html, as AWS's
   std::optional<std::int64_t> ttl;   // echo of the token TTL (PUT) or remaining TTL (GET)
   int hop_limit = 0;                 // >0: IP TTL / hop limit for this response (token PUT)
-  bool allow_put = false;            // 405: "Allow: OPTIONS, PUT"
+  std::string_view allow;            // 405: the Allow header ("OPTIONS, PUT" on the token path)
   const RenderedInstance* instance = nullptr;  // for the access log
 };
 

@@ -61,7 +61,8 @@ class Store {
   // Replaces the row with record.instance_id, keeping created_at. kNotFound, kConflict (ip).
   virtual InstanceRecord update_instance(const InstanceRecord& record) = 0;
   virtual bool delete_instance(std::string_view instance_id) = 0;
-  // Changes whenever any instance row changes, from this process or another one.
+  // A counter that grows by exactly one per instance write (insert, update, delete), from this
+  // process or another one, so a writer can tell whether only its own write happened since.
   virtual std::int64_t revision() = 0;
 
   // Superusers. kConflict when the username exists.

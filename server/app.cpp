@@ -1,0 +1,156 @@
+#include "cloudmeta/app.hpp"
+
+#include <sodium.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/fleet.hpp"
+#include "cloudmeta/log.hpp"
+#include "cloudmeta/snapshot.hpp"
+#include "cloudmeta/store.hpp"
+#include "cloudmeta/token_authority.hpp"
+#include "http/listener.hpp"
+#include "http/sessions.hpp"
+#include "secret_key.hpp"
+
+namespace cloudmeta {
+namespace {
+
+// In-flight requests get this long to finish after SIGTERM before the process exits anyway.
+constexpr auto kShutdownGrace = std::chrono::seconds(5);
+
+unsigned io_thread_count(const Config& config) {
+  if (config.threads > 0) return config.threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Polls the store for writes made by another process (the CLI, another host) and republishes.
+net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  for (;;) {
+    timer.expires_after(interval);
+    beast::error_code ec;
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    try {
+      fleet.refresh_if_changed();
+    } catch (const std::exception& e) {
+      log_warn("snapshot_refresh_failed", {{"error", e.what()}});
+    }
+  }
+}
+
+}  // namespace
+
+int serve(const Config& config) {
+  log_configure(config.log_level, config.log_format);
+  log_info("starting", {{"version", CLOUDMETA_VERSION}, {"config", config.describe()}});
+
+  std::unique_ptr<Store> store;
+  std::string secret;
+  try {
+    store = open_store(config.database_url);
+    const int version = store->migrate();
+    log_info("schema_ready", {{"version", version}});
+    secret = resolve_secret_key(config, *store);
+  } catch (const std::exception& e) {
+    log_error("store_unavailable", {{"error", e.what()}});
+    return 1;
+  }
+
+  SnapshotHolder snapshots;
+  Fleet fleet(*store, snapshots);
+  fleet.load_all();
+  const TokenAuthority tokens(secret);
+  admin::AdminApi api(fleet, config);
+  const http_server::ImdsContext imds_context{config, snapshots, tokens};
+
+  const unsigned threads = io_thread_count(config);
+  net::io_context admin_io(1);
+  std::vector<std::unique_ptr<net::io_context>> imds_io;
+  std::vector<tcp::acceptor> imds_acceptors;
+  std::optional<tcp::acceptor> admin_acceptor;
+  http_server::ConnectionLimiter imds_limiter(config.imds_limits.max_connections,
+                                              config.imds_limits.max_connections_per_source);
+  http_server::ConnectionLimiter admin_limiter(config.admin_limits.max_connections,
+                                               config.admin_limits.max_connections_per_source);
+  try {
+    // One io_context and one SO_REUSEPORT acceptor per metadata thread: no lock is shared
+    // between requests on different threads.
+    std::uint16_t port = config.port;
+    for (unsigned i = 0; i < threads; ++i) {
+      imds_io.push_back(std::make_unique<net::io_context>(1));
+      imds_acceptors.push_back(
+          http_server::bind_acceptor(*imds_io.back(), config.bind, port, true));
+      port = imds_acceptors.back().local_endpoint().port();  // PORT=0: all share the first's
+    }
+    admin_acceptor.emplace(
+        http_server::bind_acceptor(admin_io, config.admin_bind, config.admin_port, false));
+  } catch (const std::exception& e) {
+    log_error("bind_failed", {{"error", e.what()}});
+    return 1;
+  }
+  log_info("listening", {{"surface", "metadata"}, {"address", config.bind},
+                         {"port", imds_acceptors.front().local_endpoint().port()},
+                         {"threads", threads}});
+  log_info("listening", {{"surface", "admin"}, {"address", config.admin_bind},
+                         {"port", admin_acceptor->local_endpoint().port()}});
+
+  for (unsigned i = 0; i < threads; ++i) {
+    net::co_spawn(*imds_io[i],
+                  http_server::accept_loop(
+                      imds_acceptors[i], imds_limiter, "metadata",
+                      [&](tcp::socket s, http_server::ConnectionLimiter::Slot slot) {
+                        return http_server::serve_imds_connection(std::move(s), imds_context,
+                                                                  std::move(slot));
+                      }),
+                  net::detached);
+  }
+  net::co_spawn(admin_io,
+                http_server::accept_loop(
+                    *admin_acceptor, admin_limiter, "admin",
+                    [&](tcp::socket s, http_server::ConnectionLimiter::Slot slot) {
+                      return http_server::serve_admin_connection(std::move(s), config, api,
+                                                                 std::move(slot));
+                    }),
+                net::detached);
+  net::co_spawn(admin_io, refresh_loop(fleet, config.refresh_interval), net::detached);
+
+  // Shutdown: stop accepting at once, give open connections the grace period, then stop.
+  net::signal_set signals(admin_io, SIGINT, SIGTERM);
+  auto shutdown = [&]() -> net::awaitable<void> {
+    beast::error_code ec;
+    const int signal = co_await signals.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return;
+    log_info("stopping", {{"signal", signal}});
+    for (unsigned i = 0; i < threads; ++i) {
+      net::post(*imds_io[i], [&acceptor = imds_acceptors[i]] {
+        beast::error_code ignored;
+        acceptor.close(ignored);
+      });
+    }
+    admin_acceptor->close(ec);
+    const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    net::steady_timer poll(admin_io);
+    while (imds_limiter.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+      poll.expires_after(std::chrono::milliseconds(20));
+      co_await poll.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    for (auto& io : imds_io) io->stop();
+    admin_io.stop();
+  };
+  net::co_spawn(admin_io, shutdown(), net::detached);
+
+  std::vector<std::thread> workers;
+  for (auto& io : imds_io) workers.emplace_back([&io] { io->run(); });
+  admin_io.run();
+  for (auto& io : imds_io) io->stop();
+  for (auto& w : workers) w.join();
+  log_info("stopped");
+  return 0;
+}
+
+}  // namespace cloudmeta

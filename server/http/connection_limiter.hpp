@@ -1,0 +1,60 @@
+// ConnectionLimiter: caps open connections in total and per caller address, so one VM cannot
+// take every slot from its neighbours. Checked once per accepted connection (never per request).
+// Thread-safe: a small mutex-striped table shared by every I/O thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <utility>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "cloudmeta/ip_key.hpp"
+
+namespace cloudmeta::http_server {
+
+class ConnectionLimiter {
+ public:
+  ConnectionLimiter(std::size_t max_total, std::size_t max_per_source)
+      : max_total_(max_total), max_per_source_(max_per_source) {}
+
+  enum class Admission { kAdmitted, kTotalFull, kSourceFull };
+
+  // RAII: holds one slot until destroyed. Moving transfers the slot.
+  class Slot {
+   public:
+    Slot() = default;
+    Slot(ConnectionLimiter* owner, IpKey source) : owner_(owner), source_(source) {}
+    Slot(Slot&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)), source_(o.source_) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (owner_) owner_->release(source_);
+    }
+
+   private:
+    ConnectionLimiter* owner_ = nullptr;
+    IpKey source_;
+  };
+
+  // On kAdmitted, `slot` holds the new slot.
+  Admission try_admit(const IpKey& source, std::optional<Slot>& slot);
+  std::size_t open_connections() const { return total_.load(std::memory_order_relaxed); }
+
+ private:
+  void release(const IpKey& source);
+
+  struct Stripe {
+    std::mutex mutex;
+    std::unordered_map<IpKey, std::size_t, IpKeyHash> counts;
+  };
+  Stripe& stripe_for(const IpKey& source) { return stripes_[IpKeyHash{}(source) % stripes_.size()]; }
+
+  const std::size_t max_total_;
+  const std::size_t max_per_source_;
+  std::atomic<std::size_t> total_{0};
+  std::array<Stripe, 16> stripes_;
+};
+
+}  // namespace cloudmeta::http_server

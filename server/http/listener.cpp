@@ -1,0 +1,76 @@
+#include "http/listener.hpp"
+
+#include <atomic>
+#include <chrono>
+
+#include "cloudmeta/log.hpp"
+#include "http/sessions.hpp"
+
+namespace cloudmeta::http_server {
+namespace {
+
+// A flood of refused connections must not become a flood of log lines: at most one per second,
+// carrying how many were refused since the last one.
+void log_refusal(std::string_view surface, const IpKey& source, std::string_view reason) {
+  static std::atomic<std::int64_t> last_second{0};
+  static std::atomic<std::int64_t> refused{0};
+  const auto count = refused.fetch_add(1, std::memory_order_relaxed) + 1;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now().time_since_epoch()).count();
+  auto last = last_second.load(std::memory_order_relaxed);
+  if (now == last || !last_second.compare_exchange_strong(last, now)) return;
+  refused.fetch_sub(count, std::memory_order_relaxed);
+  log_warn("connection_refused", {{"surface", surface}, {"address", source.to_string()},
+                                  {"reason", reason}, {"refused", count}});
+}
+
+}  // namespace
+
+tcp::acceptor bind_acceptor(net::io_context& context, const std::string& address,
+                            std::uint16_t port, bool reuse_port) {
+  const tcp::endpoint endpoint(net::ip::make_address(address), port);
+  tcp::acceptor acceptor(context);
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  if (reuse_port) {
+    const int one = 1;
+    ::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  }
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& limiter,
+                                 std::string_view surface, ConnectionHandler handler) {
+  auto executor = co_await net::this_coro::executor;
+  net::steady_timer pause(executor);
+  for (;;) {
+    beast::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off rather than spin; the listener must survive.
+      log_warn("accept_failed", {{"surface", surface}, {"error", ec.message()}});
+      pause.expires_after(std::chrono::milliseconds(50));
+      co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+      continue;
+    }
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec) continue;
+    const IpKey source = peer_key(endpoint);
+    std::optional<ConnectionLimiter::Slot> slot;
+    const auto admission = limiter.try_admit(source, slot);
+    if (admission != ConnectionLimiter::Admission::kAdmitted) {
+      log_refusal(surface, source,
+                  admission == ConnectionLimiter::Admission::kTotalFull
+                      ? "max_connections" : "max_connections_per_source");
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    net::co_spawn(executor, handler(std::move(socket), std::move(*slot)), net::detached);
+  }
+}
+
+}  // namespace cloudmeta::http_server

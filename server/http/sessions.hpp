@@ -1,0 +1,31 @@
+// The per-connection loops of the two surfaces. Each runs as a coroutine on the io_context that
+// accepted the connection, holds its ConnectionLimiter slot until it ends, and never throws.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/asio.hpp"
+#include "cloudmeta/config.hpp"
+#include "cloudmeta/snapshot.hpp"
+#include "cloudmeta/token_authority.hpp"
+#include "http/connection_limiter.hpp"
+
+namespace cloudmeta::http_server {
+
+struct ImdsContext {
+  const Config& config;
+  const SnapshotHolder& snapshots;
+  const TokenAuthority& tokens;
+};
+
+net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,
+                                           ConnectionLimiter::Slot slot);
+
+net::awaitable<void> serve_admin_connection(tcp::socket socket, const Config& config,
+                                            admin::AdminApi& api, ConnectionLimiter::Slot slot);
+
+IpKey peer_key(const tcp::endpoint& endpoint);
+
+}  // namespace cloudmeta::http_server
