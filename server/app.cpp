@@ -66,7 +66,9 @@ int serve(const Config& config) {
   fleet.load_all();
   const TokenAuthority tokens(secret);
   admin::AdminApi api(fleet, config);
-  const http_server::ImdsContext imds_context{config, snapshots, tokens};
+  http_server::RateLimiter rate_limiter(config.imds_limits.rate_per_source,
+                                        config.imds_limits.burst_per_source);
+  const http_server::ImdsContext imds_context{config, snapshots, tokens, rate_limiter};
 
   const unsigned threads = io_thread_count(config);
   net::io_context admin_io(1);

@@ -74,6 +74,8 @@ Response issue_token(const Request& req, std::string_view version, const Snapsho
 
 }  // namespace
 
+Response throttled() { return error(429, Outcome::kThrottled); }
+
 const std::string& version_listing() {
   static const std::string listing = [] {
     std::string s;

@@ -32,6 +32,8 @@ struct Limits {
   std::chrono::milliseconds idle_timeout{60'000};   // keep-alive connection idle before close
   std::size_t max_connections = 10'000;             // over -> the new connection is closed
   std::size_t max_connections_per_source = 256;     // per caller address; over -> closed
+  double rate_per_source = 0;   // requests/s per caller address; over -> 429; 0 = unlimited
+  double burst_per_source = 0;  // token-bucket size; 0 -> same as rate_per_source
 };
 
 struct Config {

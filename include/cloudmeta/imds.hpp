@@ -40,6 +40,7 @@ enum class Outcome : std::uint8_t {
   kUnauthorized,    // token missing (required) / invalid / expired / other instance
   kForbidden,       // endpoint disabled, XFF on PUT, versioned token path
   kMethodNotAllowed,
+  kThrottled,       // 429: the caller exceeded its request rate
 };
 
 struct Response {
@@ -58,6 +59,9 @@ struct Response {
 
 Response respond(const Request& request, const Snapshot& snapshot,
                  const TokenAuthority& tokens, std::int64_t now_unix);
+
+// 429, as AWS answers a throttled instance.
+Response throttled();
 
 // Splits a request-target into (version, path below the version): collapses repeated slashes,
 // drops the query string, notes a trailing slash. "//latest//meta-data/" -> {"latest",

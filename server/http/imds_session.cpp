@@ -114,7 +114,10 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     // Held until the write completes: the response body points into it.
     const auto snapshot = context.snapshots.load();
     const imds::Response response =
-        imds::respond(view, *snapshot, context.tokens, static_cast<std::int64_t>(std::time(nullptr)));
+        context.rate_limiter.allow(identity.caller)
+            ? imds::respond(view, *snapshot, context.tokens,
+                            static_cast<std::int64_t>(std::time(nullptr)))
+            : imds::throttled();
 
     const bool keep_alive = req.keep_alive();
     format_imds_head(response, keep_alive, head);

@@ -11,6 +11,7 @@
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
 #include "http/connection_limiter.hpp"
+#include "http/rate_limiter.hpp"
 
 namespace cloudmeta::http_server {
 
@@ -18,6 +19,7 @@ struct ImdsContext {
   const Config& config;
   const SnapshotHolder& snapshots;
   const TokenAuthority& tokens;
+  RateLimiter& rate_limiter;
 };
 
 net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,
