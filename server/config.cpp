@@ -36,6 +36,14 @@ template <Limits Config::*kSurface, Size Limits::*kField>
 long long get_size(const Config& c) {
   return static_cast<long long>((c.*kSurface).*kField);
 }
+template <Limits Config::*kSurface, double Limits::*kField>
+void set_rate(Config& c, long long v) {
+  (c.*kSurface).*kField = static_cast<double>(v);
+}
+template <Limits Config::*kSurface, double Limits::*kField>
+long long get_rate(const Config& c) {
+  return static_cast<long long>((c.*kSurface).*kField);
+}
 template <Limits Config::*kSurface, Ms Limits::*kField>
 void set_ms(Config& c, long long v) {
   (c.*kSurface).*kField = Ms(v);
@@ -69,6 +77,10 @@ const IntSetting kIntSettings[] = {
     {"IMDS_MAX_CONNECTIONS_PER_SOURCE", 1, 1'000'000, "open metadata connections per caller",
      set_size<kImds, &Limits::max_connections_per_source>,
      get_size<kImds, &Limits::max_connections_per_source>},
+    {"IMDS_RATE_LIMIT", 0, 1'000'000, "requests/s per caller address; over -> 429; 0 = off",
+     set_rate<kImds, &Limits::rate_per_source>, get_rate<kImds, &Limits::rate_per_source>},
+    {"IMDS_RATE_BURST", 0, 1'000'000, "requests a caller may send at once (bucket); 0 = the rate",
+     set_rate<kImds, &Limits::burst_per_source>, get_rate<kImds, &Limits::burst_per_source>},
     {"ADMIN_HEADER_LIMIT", 1024, 1 << 20, "bytes of request line + headers; over -> 431",
      set_size<kAdmin, &Limits::header_limit>, get_size<kAdmin, &Limits::header_limit>},
     {"ADMIN_BODY_LIMIT", 1024, 64 << 20, "bytes of request body; over -> 413",

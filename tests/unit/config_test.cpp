@@ -70,6 +70,8 @@ TEST_CASE("every integer variable: accepted at its bounds, rejected past them") 
       {"IMDS_IDLE_TIMEOUT_MS", "100", "3600000", "99", "3600001"},
       {"IMDS_MAX_CONNECTIONS", "1", "1000000", "0", "1000001"},
       {"IMDS_MAX_CONNECTIONS_PER_SOURCE", "1", "1000000", "0", "1000001"},
+      {"IMDS_RATE_LIMIT", "0", "1000000", "-1", "1000001"},
+      {"IMDS_RATE_BURST", "0", "1000000", "-1", "1000001"},
       {"ADMIN_HEADER_LIMIT", "1024", "1048576", "1023", "1048577"},
       {"ADMIN_BODY_LIMIT", "1024", "67108864", "1023", "67108865"},
       {"ADMIN_READ_TIMEOUT_MS", "100", "600000", "99", "600001"},
@@ -99,6 +101,8 @@ TEST_CASE("integer values land in the right fields") {
                           {"IMDS_IDLE_TIMEOUT_MS", "3000"},
                           {"IMDS_MAX_CONNECTIONS", "50"},
                           {"IMDS_MAX_CONNECTIONS_PER_SOURCE", "5"},
+                          {"IMDS_RATE_LIMIT", "20"},
+                          {"IMDS_RATE_BURST", "40"},
                           {"ADMIN_HEADER_LIMIT", "16384"},
                           {"ADMIN_BODY_LIMIT", "2048"},
                           {"ADMIN_READ_TIMEOUT_MS", "4000"},
@@ -113,6 +117,9 @@ TEST_CASE("integer values land in the right fields") {
   CHECK(c.imds_limits.idle_timeout.count() == 3000);
   CHECK(c.imds_limits.max_connections == 50);
   CHECK(c.imds_limits.max_connections_per_source == 5);
+  CHECK(c.imds_limits.rate_per_source == 20);
+  CHECK(c.imds_limits.burst_per_source == 40);
+  CHECK(c.admin_limits.rate_per_source == 0);
   CHECK(c.imds_limits.body_limit == 1024);  // not configurable: IMDS requests carry no body
   CHECK(c.admin_limits.header_limit == 16384);
   CHECK(c.admin_limits.body_limit == 2048);
@@ -197,6 +204,7 @@ TEST_CASE("describe lists every setting and redacts secrets") {
        {"PORT=8000", "BIND=0.0.0.0", "ADMIN_PORT=8001", "ADMIN_BIND=127.0.0.1", "THREADS=0",
         "LOG_LEVEL=info", "LOG_FORMAT=text", "IMDS_HEADER_LIMIT=8192", "IMDS_READ_TIMEOUT_MS=",
         "IMDS_IDLE_TIMEOUT_MS=", "IMDS_MAX_CONNECTIONS=", "IMDS_MAX_CONNECTIONS_PER_SOURCE=",
+        "IMDS_RATE_LIMIT=0", "IMDS_RATE_BURST=0",
         "ADMIN_HEADER_LIMIT=", "ADMIN_BODY_LIMIT=1048576", "ADMIN_READ_TIMEOUT_MS=",
         "ADMIN_IDLE_TIMEOUT_MS=", "ADMIN_MAX_CONNECTIONS=", "REFRESH_INTERVAL_MS=1000"}) {
     CAPTURE(name);
@@ -226,7 +234,8 @@ TEST_CASE("environment_help names every variable with its default") {
        {"PORT", "BIND", "ADMIN_PORT", "ADMIN_BIND", "THREADS", "DATABASE_URL", "SECRET_KEY",
         "LOG_LEVEL", "LOG_FORMAT", "TRUSTED_PROXIES", "IMDS_HEADER_LIMIT", "IMDS_READ_TIMEOUT_MS",
         "IMDS_IDLE_TIMEOUT_MS", "IMDS_MAX_CONNECTIONS", "IMDS_MAX_CONNECTIONS_PER_SOURCE",
-        "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT", "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
+        "IMDS_RATE_LIMIT", "IMDS_RATE_BURST", "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT",
+        "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
         "ADMIN_MAX_CONNECTIONS", "REFRESH_INTERVAL_MS"}) {
     CAPTURE(name);
     CHECK(help.find(std::string("  ") + name + " ") != std::string::npos);
