@@ -12,9 +12,11 @@ packages=(
   libsodium-dev               # Argon2id, HMAC-SHA256, base64, randomness, constant-time compare
   libcli11-dev                # the command line
   libssl-dev                  # identity-document signing (PKCS#7, RSA)
+  libpq-dev                   # the PostgreSQL backend (libpq)
   doctest-dev
   # tests: real clients and real tools
   python3 cloud-init python3-botocore awscli iproute2 curl sqlite3
+  postgresql                  # a real server for the store tests (tests/support/pg_cluster.sh)
 )
 
 sudo=""

@@ -1,0 +1,60 @@
+#include "pg_migrator.hpp"
+
+#include <string>
+
+#include "cloudmeta/schema.hpp"
+
+namespace cloudmeta::store {
+namespace {
+
+// Any fixed 64-bit number that no other application on the same database uses for
+// pg_advisory_xact_lock; this one spells "cloudmet" in ASCII.
+constexpr const char* kMigrationLockKey = "7164223657226364276";
+
+constexpr const char* kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+int latest_known() {
+  const auto& all = migrations("postgres");
+  return all.empty() ? 0 : all.back().version;
+}
+
+}  // namespace
+
+int pg_schema_version(PgConnection& db) {
+  // to_regclass: NULL rather than an error when the table does not exist yet.
+  auto exists = db.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
+  if (exists.text(0, 0) != "t") return 0;
+  auto rows = db.exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  return static_cast<int>(rows.integer(0, 0));
+}
+
+int pg_migrate(PgConnection& db) {
+  for (const auto& migration : migrations("postgres")) {
+    PgTransaction tx(db);
+    db.exec("SELECT pg_advisory_xact_lock($1::bigint)", {kMigrationLockKey});
+    db.exec(kCreateMigrationsTable);
+    const std::string version = std::to_string(migration.version);
+    if (!db.exec("SELECT 1 FROM schema_migrations WHERE version = $1::integer", {version})
+             .empty()) {
+      continue;  // applied earlier, or by another host while we waited for the lock
+    }
+    db.exec_script(std::string(migration.sql));
+    db.exec(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1::integer, $2, "
+        "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))",
+        {version, migration.name});
+    tx.commit();
+  }
+  const int version = pg_schema_version(db);
+  if (version > latest_known()) {
+    throw StoreError(StoreError::Kind::kCorrupt,
+                     "database schema version " + std::to_string(version) +
+                         " is newer than this cloudmeta knows (" + std::to_string(latest_known()) +
+                         "); upgrade cloudmeta");
+  }
+  return version;
+}
+
+}  // namespace cloudmeta::store

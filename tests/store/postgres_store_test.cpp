@@ -1,0 +1,137 @@
+// What only the PostgreSQL backend has: a server that can be unreachable or refuse us, URL
+// parameters handed to libpq, NOTIFY on instance writes, and reconnecting after the server
+// dropped the connection. The Store contract itself is in store_contract_test.cpp.
+#include <doctest/doctest.h>
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/store.hpp"
+#include "pg_test_database.hpp"
+
+namespace {
+
+namespace cm = cloudmeta;
+using Kind = cm::StoreError::Kind;
+
+cm::InstanceRecord sample(const std::string& id, const std::string& ip) {
+  return cm::record_from_json({{"instance_id", id}, {"ip", ip}});
+}
+
+template <class F>
+cm::StoreError store_error_of(F&& f) {
+  try {
+    f();
+  } catch (const cm::StoreError& e) {
+    return e;
+  }
+  FAIL("expected a StoreError");
+  return cm::StoreError(Kind::kCorrupt, "unreachable");
+}
+
+TEST_CASE("postgres store: a wrong password is kUnavailable and the message hides the password") {
+  cm::testing::PgTestDatabase db;
+  const std::string wrong = "not-the-password-" + db.password().substr(0, 6);
+  std::string url = db.url();
+  url.replace(url.find(db.password()), db.password().size(), wrong);
+  auto e = store_error_of([&] { cm::open_store(url); });
+  CHECK(e.kind() == Kind::kUnavailable);
+  const std::string message = e.what();
+  CHECK(message.find("password authentication failed") != std::string::npos);
+  CHECK(message.find(wrong) == std::string::npos);
+  CHECK(message.find(db.password()) == std::string::npos);
+}
+
+TEST_CASE("postgres store: nothing listening is kUnavailable") {
+  cm::testing::PgTestDatabase db;
+  // Port 1 (tcpmux) is privileged and unused on a test machine: connection refused at once.
+  auto e = store_error_of([&] { cm::open_store("postgresql://u:sekrit@127.0.0.1:1/db"); });
+  CHECK(e.kind() == Kind::kUnavailable);
+  CHECK(std::string(e.what()).find("sekrit") == std::string::npos);
+}
+
+TEST_CASE("postgres store: a URL libpq cannot parse is kInvalid without the password") {
+  auto e = store_error_of(
+      [&] { cm::open_store("postgresql://u:sekrit@127.0.0.1/db?no_such_parameter=1"); });
+  CHECK(e.kind() == Kind::kInvalid);
+  CHECK(std::string(e.what()).find("sekrit") == std::string::npos);
+}
+
+TEST_CASE("postgres store: URL parameters reach libpq (application_name, sslmode)") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url("application_name=cm-passthrough&sslmode=disable"));
+  store->migrate();
+  auto names = db.column(
+      "SELECT application_name FROM pg_stat_activity"
+      " WHERE datname = current_database()");
+  CHECK(std::find(names.begin(), names.end(), "cm-passthrough") != names.end());
+
+  // The test server has no TLS: sslmode=require must be honoured, hence refused.
+  auto e = store_error_of([&] { cm::open_store(db.url("sslmode=require")); });
+  CHECK(e.kind() == Kind::kUnavailable);
+  CHECK(std::string(e.what()).find("SSL") != std::string::npos);
+}
+
+// Hosts of a fleet can LISTEN instead of polling: each committed instance write notifies once
+// with the new revision as payload.
+TEST_CASE("postgres store: instance writes NOTIFY cloudmeta_instances with the revision") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url());
+  store->migrate();
+
+  std::unique_ptr<PGconn, decltype(&PQfinish)> listener(PQconnectdb(db.url().c_str()), &PQfinish);
+  REQUIRE(PQstatus(listener.get()) == CONNECTION_OK);
+  PQclear(PQexec(listener.get(), "LISTEN cloudmeta_instances"));
+
+  store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  CHECK_THROWS(store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.6")));  // no notify
+  store->delete_instance("i-0123456789abcdef0");
+
+  std::vector<std::string> payloads;
+  // Notifications are sent at commit; wait for both, with a generous bound for a loaded machine.
+  for (int waited = 0; payloads.size() < 2 && waited < 100; ++waited) {
+    pollfd pfd{PQsocket(listener.get()), POLLIN, 0};
+    poll(&pfd, 1, 100);
+    PQconsumeInput(listener.get());
+    while (PGnotify* n = PQnotifies(listener.get())) {
+      payloads.emplace_back(n->extra);
+      PQfreemem(n);
+    }
+  }
+  CHECK(payloads == std::vector<std::string>{"1", "2"});
+}
+
+// The server ends our session (restart, failover, idle kill): the call that finds out fails with
+// kUnavailable, the next one reconnects by itself.
+TEST_CASE("postgres store: reconnects after the server dropped the connection") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url("application_name=cm-victim"));
+  store->migrate();
+  store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+
+  auto killed = db.column(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+      " WHERE application_name = 'cm-victim'");
+  REQUIRE(killed == std::vector<std::string>{"t"});
+
+  auto e = store_error_of([&] { store->list_instances(); });
+  CHECK(e.kind() == Kind::kUnavailable);
+  CHECK(store->list_instances().size() == 1);
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+  CHECK(store->revision() == 2);
+}
+
+TEST_CASE("postgres store: schema_migrations records each applied migration") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url());
+  const int version = store->migrate();
+  auto rows = db.column("SELECT name FROM schema_migrations ORDER BY version");
+  REQUIRE(rows.size() == static_cast<std::size_t>(version));
+  CHECK(rows.front() == "0001_init");
+}
+
+}  // namespace

@@ -1,0 +1,361 @@
+// The Store contract (include/cloudmeta/store.hpp), the same cases on both backends: a SQLite
+// file and a real PostgreSQL server. Each case runs once per backend; ctest names them
+// "store contract: ...<sqlite>" and "...<postgres>"; the latter need the server that
+// tests/postgres.cmake provides. PostgreSQL-only cases are in postgres_store_test.cpp.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/schema.hpp"
+#include "cloudmeta/store.hpp"
+#include "pg_test_database.hpp"
+
+namespace {
+
+namespace cm = cloudmeta;
+using Kind = cm::StoreError::Kind;
+using nlohmann::json;
+
+struct SqliteBackend {
+  static constexpr const char* kDialect = "sqlite";
+  SqliteBackend() {
+    char dir[] = "/tmp/cloudmeta-store-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    dir_ = dir;
+  }
+  ~SqliteBackend() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string url() const { return "sqlite://" + dir_ + "/store.db"; }
+  std::string dir_;
+};
+
+struct PostgresBackend {
+  static constexpr const char* kDialect = "postgres";
+  std::string url() const { return db.url("sslmode=disable"); }
+  cm::testing::PgTestDatabase db;
+};
+
+}  // namespace
+
+TYPE_TO_STRING_AS("sqlite", SqliteBackend);
+TYPE_TO_STRING_AS("postgres", PostgresBackend);
+
+namespace {
+
+// One database; open() gives a new Store on it, as another process or host would have.
+template <class Backend>
+struct Fixture {
+  std::unique_ptr<cm::Store> open() { return cm::open_store(backend.url()); }
+  std::unique_ptr<cm::Store> open_migrated() {
+    auto store = open();
+    store->migrate();
+    return store;
+  }
+  Backend backend;
+};
+
+cm::InstanceRecord sample(const std::string& id = "i-0123456789abcdef0",
+                          const std::string& ip = "10.0.0.5") {
+  return cm::record_from_json(json{
+      {"instance_id", id},
+      {"ip", ip},
+      {"hostname", "web-1"},
+      {"region", "eu-west-1"},
+      {"availability_zone", "eu-west-1b"},
+      {"tags", {{"Name", "web one"}, {"env", "prod"}}},
+      {"security_groups", {"default", "web"}},
+      {"user_data_base64", "AAEC/3VzZXItZGF0YQ=="},  // bytes 00 01 02 ff: not text
+      {"metadata_options", {{"http_tokens", "required"}, {"http_put_response_hop_limit", 2}}},
+      {"extra", {{"custom", {{"key", "value"}}}}},
+  });
+}
+
+// Equal as the admin API would show them, store-maintained timestamps aside.
+void check_same(const cm::InstanceRecord& a, const cm::InstanceRecord& b) {
+  auto ja = cm::record_to_json(a);
+  auto jb = cm::record_to_json(b);
+  for (auto* j : {&ja, &jb}) {
+    j->erase("created_at");
+    j->erase("updated_at");
+  }
+  CHECK(ja == jb);
+}
+
+template <class F>
+cm::StoreError store_error_of(F&& f) {
+  try {
+    f();
+  } catch (const cm::StoreError& e) {
+    return e;
+  }
+  FAIL("expected a StoreError");
+  return cm::StoreError(Kind::kCorrupt, "unreachable");
+}
+
+#define BACKENDS SqliteBackend, PostgresBackend
+
+TEST_CASE_TEMPLATE("store contract: migrate from empty, then again is a no-op", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open();
+  const int latest = cm::migrations(B::kDialect).back().version;
+  CHECK(store->schema_version() == 0);
+  CHECK(store->migrate() == latest);
+  CHECK(store->schema_version() == latest);
+  CHECK(f.open()->migrate() == latest);
+  CHECK(store->revision() == 0);
+  CHECK(store->list_instances().empty());
+}
+
+// Several hosts start (or run `cloudmeta migrate`) at the same moment against one database.
+TEST_CASE_TEMPLATE("store contract: concurrent migrations all succeed", B, BACKENDS) {
+  Fixture<B> f;
+  const int latest = cm::migrations(B::kDialect).back().version;
+  std::vector<std::unique_ptr<cm::Store>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(f.open());
+  std::vector<int> versions(stores.size(), -1);
+  std::vector<std::string> errors(stores.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        versions[i] = stores[i]->migrate();
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < stores.size(); ++i) {
+    INFO("store " << i << ": " << errors[i]);
+    CHECK(versions[i] == latest);
+  }
+}
+
+TEST_CASE_TEMPLATE("store contract: an instance round-trips with every field", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  const auto record = sample();
+  const auto stored = store->insert_instance(record);
+  CHECK_FALSE(stored.created_at.empty());
+  CHECK(stored.created_at == stored.updated_at);
+  check_same(stored, record);
+
+  auto by_id = store->find_instance(record.instance_id);
+  REQUIRE(by_id);
+  check_same(*by_id, record);
+  CHECK(by_id->user_data == record.user_data);
+  CHECK(by_id->created_at == stored.created_at);
+  auto by_ip = store->find_instance_by_ip("10.0.0.5");
+  REQUIRE(by_ip);
+  CHECK(by_ip->instance_id == record.instance_id);
+  CHECK_FALSE(store->find_instance("i-00000000000000000"));
+  CHECK_FALSE(store->find_instance_by_ip("10.0.0.6"));
+
+  store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "fd00::1"));
+  auto all = store->list_instances();
+  REQUIRE(all.size() == 2);
+  CHECK(f.open()->list_instances().size() == 2);  // committed, visible to another connection
+}
+
+TEST_CASE_TEMPLATE("store contract: a taken instance_id or ip is kConflict naming it", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  const auto before = store->revision();
+
+  auto same_id =
+      store_error_of([&] { store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.9")); });
+  CHECK(same_id.kind() == Kind::kConflict);
+  CHECK(std::string(same_id.what()).find("instance_id") != std::string::npos);
+
+  auto same_ip =
+      store_error_of([&] { store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.5")); });
+  CHECK(same_ip.kind() == Kind::kConflict);
+  CHECK(std::string(same_ip.what()).find("ip") != std::string::npos);
+  CHECK(std::string(same_ip.what()).find("instance_id") == std::string::npos);
+
+  CHECK(store->revision() == before);  // a refused write is not a write
+  CHECK(store->list_instances().size() == 1);
+  // The connection is still usable after the failed transactions.
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+  CHECK(store->list_instances().size() == 2);
+}
+
+TEST_CASE_TEMPLATE("store contract: update keeps created_at, moves the ip, refuses a taken one", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  const auto first = store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+
+  auto changed = sample("i-0123456789abcdef0", "10.0.0.7");
+  changed.hostname = "web-renamed";
+  const auto updated = store->update_instance(changed);
+  CHECK(updated.created_at == first.created_at);
+  CHECK(updated.hostname == "web-renamed");
+  CHECK_FALSE(store->find_instance_by_ip("10.0.0.5"));
+  REQUIRE(store->find_instance_by_ip("10.0.0.7"));
+  CHECK(store->find_instance_by_ip("10.0.0.7")->hostname == "web-renamed");
+
+  auto taken =
+      store_error_of([&] { store->update_instance(sample("i-0123456789abcdef0", "10.0.0.6")); });
+  CHECK(taken.kind() == Kind::kConflict);
+  CHECK(std::string(taken.what()).find("ip") != std::string::npos);
+
+  auto missing =
+      store_error_of([&] { store->update_instance(sample("i-0ccccccccccccccc3", "10.0.0.8")); });
+  CHECK(missing.kind() == Kind::kNotFound);
+}
+
+TEST_CASE_TEMPLATE("store contract: delete reports whether a row went", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->insert_instance(sample());
+  CHECK(store->delete_instance("i-0123456789abcdef0"));
+  CHECK_FALSE(store->delete_instance("i-0123456789abcdef0"));
+  CHECK_FALSE(store->find_instance("i-0123456789abcdef0"));
+  // The ip is free again.
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.5"));
+}
+
+// Fleet decides between patching its snapshot and a full reload on "exactly one per write".
+TEST_CASE_TEMPLATE("store contract: revision grows by one per instance write, from any writer", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto a = f.open_migrated();
+  auto b = f.open();
+  CHECK(a->revision() == 0);
+  a->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  CHECK(a->revision() == 1);
+  CHECK(b->revision() == 1);
+  b->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+  CHECK(a->revision() == 2);
+  a->update_instance(sample("i-0123456789abcdef0", "10.0.0.7"));
+  CHECK(b->revision() == 3);
+  b->delete_instance("i-0bbbbbbbbbbbbbbb2");
+  CHECK(a->revision() == 4);
+  b->delete_instance("i-0bbbbbbbbbbbbbbb2");  // nothing deleted
+  CHECK(a->revision() == 4);
+  // Users, tokens and settings are not instance writes.
+  a->get_or_create_setting("k", "v");
+  a->create_user(cm::User{0, "root", "", "hash", ""});
+  CHECK(a->revision() == 4);
+}
+
+TEST_CASE_TEMPLATE("store contract: superusers", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  const auto created = store->create_user(cm::User{0, "admin", "ops@example.com", "h1", ""});
+  CHECK(created.id > 0);
+  CHECK_FALSE(created.created_at.empty());
+  auto dup = store_error_of([&] { store->create_user(cm::User{0, "admin", "", "h2", ""}); });
+  CHECK(dup.kind() == Kind::kConflict);
+
+  auto found = store->find_user("admin");
+  REQUIRE(found);
+  CHECK(found->id == created.id);
+  CHECK(found->email == "ops@example.com");
+  CHECK(found->password_hash == "h1");
+  CHECK_FALSE(store->find_user("nobody"));
+
+  CHECK(store->set_password_hash("admin", "h3"));
+  CHECK(store->find_user("admin")->password_hash == "h3");
+  CHECK_FALSE(store->set_password_hash("nobody", "h4"));
+
+  store->create_user(cm::User{0, "backup", "", "h5", ""});
+  auto users = store->list_users();
+  REQUIRE(users.size() == 2);
+}
+
+TEST_CASE_TEMPLATE("store contract: API tokens", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  const std::string hash(64, 'a');
+  const auto created = store->create_api_token(cm::ApiToken{0, "ci", hash, "cm_abcd", "", ""});
+  CHECK(created.id > 0);
+  CHECK(created.last_used_at.empty());
+  auto dup = store_error_of([&] {
+    store->create_api_token(cm::ApiToken{0, "ci", std::string(64, 'b'), "cm_x", "", ""});
+  });
+  CHECK(dup.kind() == Kind::kConflict);
+
+  auto found = store->find_api_token_by_hash(hash);
+  REQUIRE(found);
+  CHECK(found->name == "ci");
+  CHECK(found->prefix == "cm_abcd");
+  CHECK(found->last_used_at.empty());
+  CHECK_FALSE(store->find_api_token_by_hash(std::string(64, 'c')));
+
+  store->touch_api_token(created.id);
+  CHECK_FALSE(store->find_api_token_by_hash(hash)->last_used_at.empty());
+
+  store->create_api_token(cm::ApiToken{0, "deploy", std::string(64, 'd'), "cm_dddd", "", ""});
+  CHECK(store->list_api_tokens().size() == 2);
+  CHECK(store->revoke_api_token("ci"));
+  CHECK_FALSE(store->revoke_api_token("ci"));
+  CHECK_FALSE(store->find_api_token_by_hash(hash));
+  CHECK(store->list_api_tokens().size() == 1);
+}
+
+TEST_CASE_TEMPLATE("store contract: settings keep the first value", B, BACKENDS) {
+  Fixture<B> f;
+  auto a = f.open_migrated();
+  auto b = f.open();
+  CHECK_FALSE(a->get_setting("secret_key"));
+  CHECK(a->get_or_create_setting("secret_key", "first") == "first");
+  CHECK(b->get_or_create_setting("secret_key", "second") == "first");
+  CHECK(b->get_setting("secret_key") == std::optional<std::string>("first"));
+}
+
+// Hosts starting together must all end up with one SECRET_KEY.
+TEST_CASE_TEMPLATE("store contract: concurrent get_or_create_setting agrees on one value", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  f.open_migrated();
+  std::vector<std::unique_ptr<cm::Store>> stores;
+  for (int i = 0; i < 4; ++i) stores.push_back(f.open());
+  for (int round = 0; round < 5; ++round) {
+    const std::string key = "key" + std::to_string(round);
+    std::vector<std::string> got(stores.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+      threads.emplace_back([&, i] {
+        try {
+          got[i] = stores[i]->get_or_create_setting(key, "value-from-" + std::to_string(i));
+        } catch (const std::exception& e) {
+          got[i] = std::string("error: ") + e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& value : got) CHECK(value == got[0]);
+    CHECK(got[0].rfind("value-from-", 0) == 0);
+  }
+}
+
+TEST_CASE_TEMPLATE("store contract: data survives closing and reopening", B, BACKENDS) {
+  Fixture<B> f;
+  {
+    auto store = f.open_migrated();
+    store->insert_instance(sample());
+    store->create_user(cm::User{0, "admin", "", "h", ""});
+    store->get_or_create_setting("secret_key", "s");
+  }
+  auto store = f.open_migrated();
+  REQUIRE(store->find_instance("i-0123456789abcdef0"));
+  check_same(*store->find_instance("i-0123456789abcdef0"), sample());
+  CHECK(store->find_user("admin"));
+  CHECK(store->get_setting("secret_key") == std::optional<std::string>("s"));
+  CHECK(store->revision() == 1);
+}
+
+}  // namespace
