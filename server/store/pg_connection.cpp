@@ -122,6 +122,10 @@ PgRows PgConnection::check(PgResultHandle result) {
     in_transaction_ = false;
     throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
   }
+  if (sqlstate == "42P01") {  // undefined_table
+    throw PgError(Kind::kCorrupt, "the database has no schema yet; run `cloudmeta migrate`",
+                  sqlstate, "");
+  }
   std::string message = "database error (SQLSTATE " + sqlstate + ")";
   if (message_is_safe(sqlstate)) {
     message += ": " + scrub(one_line(field(result.get(), PG_DIAG_MESSAGE_PRIMARY)), password_);

@@ -49,10 +49,10 @@ int pg_migrate(PgConnection& db) {
   }
   const int version = pg_schema_version(db);
   if (version > latest_known()) {
-    throw StoreError(StoreError::Kind::kCorrupt,
-                     "database schema version " + std::to_string(version) +
-                         " is newer than this cloudmeta knows (" + std::to_string(latest_known()) +
-                         "); upgrade cloudmeta");
+    throw StoreError(StoreError::Kind::kCorrupt, "the database schema (version " +
+                                                     std::to_string(version) +
+                                                     ") is newer than this binary knows (" +
+                                                     std::to_string(latest_known()) + ")");
   }
   return version;
 }

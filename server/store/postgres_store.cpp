@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "pg_migrator.hpp"
 
@@ -10,23 +11,34 @@ namespace cloudmeta::store {
 namespace {
 
 using Kind = StoreError::Kind;
+using nlohmann::json;
 
 // Timestamps come from the database's clock, the one clock every host of a fleet shares; now() is
 // the transaction's start, so an insert's created_at and updated_at are equal.
 #define CLOUDMETA_PG_NOW "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-constexpr const char* kInstanceColumns = "SELECT doc, created_at, updated_at FROM instances";
+constexpr const char* kInstanceColumns =
+    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances";
 
+// Columns as kInstanceColumns. Messages as SqliteStore's.
 InstanceRecord record_from_row(const PgRows& rows, int row) {
+  const std::string id = rows.text(row, 0);
+  const json doc = json::parse(rows.text(row, 2), nullptr, false);
+  if (doc.is_discarded()) {
+    throw StoreError(Kind::kCorrupt, "instance " + id + ": the stored document is not JSON");
+  }
   InstanceRecord record;
   try {
-    record = record_from_json(nlohmann::json::parse(rows.text(row, 0)));
-  } catch (const std::exception&) {
-    // The parser's message could quote the document (user-data, IAM secrets): not passed on.
-    throw StoreError(Kind::kCorrupt, "an instances row does not hold a valid record");
+    record = record_from_json(doc);
+  } catch (const ValidationError& e) {
+    throw StoreError(Kind::kCorrupt,
+                     "instance " + id + ": the stored document is invalid (" + e.field() + ")");
   }
-  record.created_at = rows.text(row, 1);
-  record.updated_at = rows.text(row, 2);
+  if (record.instance_id != id || record.ip != rows.text(row, 1)) {
+    throw StoreError(Kind::kCorrupt, "instance " + id + ": columns and document disagree");
+  }
+  record.created_at = rows.text(row, 3);
+  record.updated_at = rows.text(row, 4);
   return record;
 }
 
@@ -37,17 +49,25 @@ std::vector<InstanceRecord> records_from(const PgRows& rows) {
   return out;
 }
 
-std::string document_of(const InstanceRecord& record) {
-  return record_to_json(record, /*include_secrets=*/true).dump();
+// The record as it will be stored: validated and normalised exactly as the admin API would, so
+// that every stored document reads back (record_from_json) without error.
+InstanceRecord normalised(const InstanceRecord& record) {
+  try {
+    return record_from_json(record_to_json(record, true));
+  } catch (const ValidationError& e) {
+    throw StoreError(Kind::kInvalid, e.what());
+  }
 }
 
-// A 23505 on the instances table names the column at fault, as SqliteStore does: the admin API
-// turns it into {"field": "instance_id"} or {"field": "ip"}.
-[[noreturn]] void throw_instance_conflict(const PgError& e, const InstanceRecord& record) {
-  if (e.constraint() == "instances_ip_key") {
-    throw StoreError(Kind::kConflict, "ip " + record.ip + " is already used by another instance");
+std::string document_of(const InstanceRecord& record) {
+  json doc = record_to_json(record, /*include_secrets=*/true);
+  doc.erase("created_at");  // columns hold them; a copy in doc could only drift
+  doc.erase("updated_at");
+  try {
+    return doc.dump();
+  } catch (const json::exception&) {
+    throw StoreError(Kind::kInvalid, "the record holds text that is not valid UTF-8");
   }
-  throw StoreError(Kind::kConflict, "instance_id " + record.instance_id + " already exists");
 }
 
 User user_from_row(const PgRows& rows, int row) {
@@ -63,7 +83,7 @@ ApiToken token_from_row(const PgRows& rows, int row) {
 constexpr const char* kUserColumns =
     "SELECT id, username, email, password_hash, created_at FROM users";
 constexpr const char* kTokenColumns =
-    "SELECT id, name, token_hash, prefix, created_at, COALESCE(last_used_at, '') FROM api_tokens";
+    "SELECT id, name, token_hash, prefix, created_at, last_used_at FROM api_tokens";
 
 }  // namespace
 
@@ -87,7 +107,11 @@ std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view inst
 }
 
 std::optional<InstanceRecord> PostgresStore::find_instance_by_ip(std::string_view ip) {
-  auto rows = db_.exec((std::string(kInstanceColumns) + " WHERE ip = $1").c_str(), {ip});
+  // Stored addresses are canonical (record_json), so "::ffff:10.0.0.1" finds 10.0.0.1.
+  const auto key = IpKey::parse(ip);
+  if (!key) return std::nullopt;
+  auto rows =
+      db_.exec((std::string(kInstanceColumns) + " WHERE ip = $1").c_str(), {key->to_string()});
   if (rows.empty()) return std::nullopt;
   return record_from_row(rows, 0);
 }
@@ -97,50 +121,63 @@ std::optional<InstanceRecord> PostgresStore::find_instance_by_ip(std::string_vie
 // only if the write commits.
 void PostgresStore::bump_revision() {
   db_.exec(
-      "WITH bumped AS (UPDATE store_revision SET revision = revision + 1 WHERE id = 1"
-      " RETURNING revision)"
-      " SELECT pg_notify('cloudmeta_instances', revision::text) FROM bumped");
+      "WITH bumped AS (UPDATE instance_revision SET value = value + 1 WHERE id = 1"
+      " RETURNING value)"
+      " SELECT pg_notify('cloudmeta_instances', value::text) FROM bumped");
+}
+
+// The unique constraints decide (no check-then-insert race between hosts); the message names the
+// column at fault as SqliteStore's does, which the admin API turns into {"field": ...}. Called
+// after the failed transaction has rolled back, so the owner can be looked up.
+StoreError PostgresStore::instance_conflict(const PgError& e, const InstanceRecord& record) {
+  if (e.constraint() != "instances_ip_key") {
+    return StoreError(Kind::kConflict, "instance_id " + record.instance_id + " already exists");
+  }
+  auto owner = find_instance_by_ip(record.ip);
+  return StoreError(Kind::kConflict, "ip " + record.ip + " is already used by " +
+                                         (owner ? owner->instance_id : "another instance"));
 }
 
 InstanceRecord PostgresStore::insert_instance(const InstanceRecord& record) {
-  PgTransaction tx(db_);
-  InstanceRecord stored = record;
+  InstanceRecord stored = normalised(record);
+  const std::string doc = document_of(stored);
   try {
+    PgTransaction tx(db_);
     auto rows = db_.exec(
         "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
         " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
-        ")"
-        " RETURNING created_at, updated_at",
-        {record.instance_id, record.ip, document_of(record)});
+        ") RETURNING created_at, updated_at",
+        {stored.instance_id, stored.ip, doc});
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
+    bump_revision();
+    tx.commit();
   } catch (const PgError& e) {
-    if (e.kind() == Kind::kConflict) throw_instance_conflict(e, record);
+    if (e.kind() == Kind::kConflict) throw instance_conflict(e, stored);
     throw;
   }
-  bump_revision();
-  tx.commit();
   return stored;
 }
 
 InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
-  PgTransaction tx(db_);
-  InstanceRecord stored = record;
+  InstanceRecord stored = normalised(record);
+  const std::string doc = document_of(stored);
   try {
+    PgTransaction tx(db_);
     auto rows = db_.exec("UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
                          " WHERE instance_id = $1 RETURNING created_at, updated_at",
-                         {record.instance_id, record.ip, document_of(record)});
+                         {stored.instance_id, stored.ip, doc});
     if (rows.empty()) {
-      throw StoreError(Kind::kNotFound, "instance " + record.instance_id + " not found");
+      throw StoreError(Kind::kNotFound, "instance " + stored.instance_id + " not found");
     }
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
+    bump_revision();
+    tx.commit();
   } catch (const PgError& e) {
-    if (e.kind() == Kind::kConflict) throw_instance_conflict(e, record);
+    if (e.kind() == Kind::kConflict) throw instance_conflict(e, stored);
     throw;
   }
-  bump_revision();
-  tx.commit();
   return stored;
 }
 
@@ -155,12 +192,13 @@ bool PostgresStore::delete_instance(std::string_view instance_id) {
 }
 
 std::int64_t PostgresStore::revision() {
-  return db_.exec("SELECT revision FROM store_revision WHERE id = 1").integer(0, 0);
+  return db_.exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
 }
 
 // ---- users ----
 
 User PostgresStore::create_user(const User& user) {
+  if (user.username.empty()) throw StoreError(Kind::kInvalid, "username must not be empty");
   try {
     auto rows = db_.exec(
         "INSERT INTO users (username, email, password_hash, created_at)"
@@ -198,6 +236,7 @@ bool PostgresStore::set_password_hash(std::string_view username, std::string_vie
 // ---- API tokens ----
 
 ApiToken PostgresStore::create_api_token(const ApiToken& token) {
+  if (token.name.empty()) throw StoreError(Kind::kInvalid, "token name must not be empty");
   try {
     auto rows = db_.exec(
         "INSERT INTO api_tokens (name, token_hash, prefix, created_at)"
@@ -210,10 +249,8 @@ ApiToken PostgresStore::create_api_token(const ApiToken& token) {
     return stored;
   } catch (const PgError& e) {
     if (e.kind() != Kind::kConflict) throw;
-    // A clash of token_hash would mean a repeated random token: reported as the name's conflict
-    // would mislead, so it is named for what it is, without the hash.
     if (e.constraint() == "api_tokens_token_hash_key") {
-      throw StoreError(Kind::kConflict, "an API token with the same hash already exists");
+      throw StoreError(Kind::kConflict, "token_hash is already registered to another token");
     }
     throw StoreError(Kind::kConflict, "API token name " + token.name + " already exists");
   }

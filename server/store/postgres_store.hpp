@@ -45,6 +45,7 @@ class PostgresStore : public Store {
 
  private:
   void bump_revision();
+  StoreError instance_conflict(const PgError& e, const InstanceRecord& record);
 
   PgConnection db_;
 };
