@@ -105,7 +105,7 @@ struct OtherSetting {
 const OtherSetting kOtherSettings[] = {
     {"BIND", "0.0.0.0", "address of the metadata surface (an IPv4 or IPv6 literal)"},
     {"ADMIN_BIND", "127.0.0.1", "address of the admin surface (an IPv4 or IPv6 literal)"},
-    {"DATABASE_URL", "(./cloudmeta.db)", "where records live: sqlite:///path/to/file.db"},
+    {"DATABASE_URL", "(./cloudmeta.db)", "sqlite:///path/to/file.db or postgres://user:pw@host/db"},
     {"SECRET_KEY", "(generated, stored in the database)",
      "signs IMDSv2 tokens; at least 32 characters; the same on every host"},
     {"LOG_LEVEL", "info", "debug | info | warn | error"},

@@ -1,0 +1,198 @@
+#include "cloudmeta/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "cli_commands.hpp"
+#include "cloudmeta/app.hpp"
+#include "cloudmeta/config.hpp"
+#include "cloudmeta/log.hpp"
+#include "cloudmeta/store.hpp"
+
+namespace cloudmeta {
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+const char kTopFooter[] =
+    "Every command reads its settings from the environment, with KEY=VALUE lines of ./.env\n"
+    "underneath (the environment wins). The ones besides serve's use:\n"
+    "  DATABASE_URL                  sqlite:///path/file.db or postgres://user:pw@host/db\n"
+    "                                (default ./cloudmeta.db)\n"
+    "  LOG_LEVEL, LOG_FORMAT         debug|info|warn|error, text|json\n"
+    "  CLOUDMETA_SUPERUSER_PASSWORD  the password for createsuperuser/changepassword --noinput\n"
+    "`cloudmeta serve --help` lists every variable with its default and range.\n\n"
+    "Exit status: 0 success; 1 failure (database, duplicate user, unknown token);\n"
+    "2 usage or configuration error, explained on one `cloudmeta: error:` line.";
+
+std::string one_line(std::string message) {
+  for (char& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  return message;
+}
+
+struct Settings {
+  Config::Lookup env;
+  Config config;
+};
+
+// Read only once a command runs, so `--help` works even with a broken .env.
+Settings load_settings() {
+  Settings s{environment_with_dotenv(), {}};
+  s.config = Config::from_env(s.env);
+  log_configure(s.config.log_level, s.config.log_format);
+  return s;
+}
+
+class Cli {
+ public:
+  Cli(std::ostream& out, std::ostream& err) : out_(out), err_(err) { define(); }
+
+  int run(int argc, char** argv) {
+    try {
+      app_.parse(argc, argv);
+    } catch (const CLI::CallForHelp&) {
+      out_ << app_.help();
+      return 0;
+    } catch (const CLI::CallForAllHelp&) {
+      out_ << app_.help("", CLI::AppFormatMode::All);
+      return 0;
+    } catch (const CLI::CallForVersion& e) {
+      out_ << e.what() << "\n";
+      return 0;
+    } catch (const CLI::ParseError& e) {
+      return usage_error(e.what());
+    }
+    return dispatch();
+  }
+
+ private:
+  void define() {
+    app_.set_version_flag("--version", version_text(), "Print the version and exit");
+    app_.require_subcommand(0, 1);
+    app_.footer(kTopFooter);
+    app_.get_formatter()->column_width(32);
+
+    serve_ = app_.add_subcommand("serve", "Run the metadata surface and the admin surface");
+    serve_->footer("Environment (also read from ./.env; the environment wins; empty = unset):\n" +
+                   environment_help());
+
+    migrate_ = app_.add_subcommand("migrate", "Apply pending migrations, print the schema version");
+
+    createsuperuser_ = app_.add_subcommand("createsuperuser", "Create an admin (superuser)");
+    createsuperuser_->add_option("--username", superuser_.username,
+                                 "1..150 letters, digits or @.+-_")->required();
+    createsuperuser_->add_option("--email", superuser_.email, "Contact address (optional)");
+    add_noinput(createsuperuser_);
+
+    changepassword_ = app_.add_subcommand("changepassword", "Set a superuser's password");
+    changepassword_->add_option("--username", superuser_.username, "The account to change")
+        ->required();
+    add_noinput(changepassword_);
+
+    token_ = app_.add_subcommand("token", "Manage admin API tokens (Authorization: Bearer)");
+    token_->require_subcommand(0, 1);
+    token_create_ = token_->add_subcommand(
+        "create", "Create a token; the token is printed once, alone on the last line");
+    token_create_->add_option("--name", token_name_, "1..100 letters, digits or @.+-_")
+        ->required();
+    token_list_ = token_->add_subcommand("list", "List tokens: name, prefix, created, last used");
+    token_revoke_ = token_->add_subcommand("revoke", "Revoke a token (exit 1 if there is none)");
+    token_revoke_->add_option("--name", token_name_, "The token's name")->required();
+
+    version_ = app_.add_subcommand("version", "Print the version");
+  }
+
+  void add_noinput(CLI::App* command) {
+    command->add_flag("--noinput", superuser_.noinput,
+                      "Do not prompt: take the password from CLOUDMETA_SUPERUSER_PASSWORD");
+    command->footer(
+        "Without --noinput, standard input must be a terminal: the password is asked twice "
+        "with echo off\nand must be at least 8 characters.");
+  }
+
+  static std::string version_text() { return std::string("cloudmeta ") + CLOUDMETA_VERSION; }
+
+  int usage_error(const std::string& message) {
+    err_ << "cloudmeta: error: " << one_line(message) << "\n";
+    return kExitUsage;
+  }
+
+  int dispatch() {
+    try {
+      if (version_->parsed()) {
+        out_ << version_text() << "\n";
+        return 0;
+      }
+      if (serve_->parsed()) return serve(load_settings().config);
+      if (migrate_->parsed()) {
+        cli::migrate(load_settings().config, out_);
+        return 0;
+      }
+      if (createsuperuser_->parsed() || changepassword_->parsed()) {
+        const Settings s = load_settings();
+        if (createsuperuser_->parsed()) {
+          cli::create_superuser(s.config, s.env, superuser_, out_, err_);
+        } else {
+          cli::change_password(s.config, s.env, superuser_, out_, err_);
+        }
+        return 0;
+      }
+      if (token_->parsed()) return dispatch_token();
+      err_ << app_.help();
+      return usage_error("a command is required");
+    } catch (const ConfigError& e) {
+      return usage_error(e.what());
+    } catch (const cli::UsageError& e) {
+      return usage_error(e.what());
+    } catch (const std::exception& e) {
+      // StoreError, CommandError, and anything the store or the server let through.
+      err_ << "cloudmeta: error: " << one_line(e.what()) << "\n";
+      return kExitFailure;
+    }
+  }
+
+  int dispatch_token() {
+    if (token_create_->parsed()) {
+      cli::create_token(load_settings().config, token_name_, out_);
+    } else if (token_list_->parsed()) {
+      cli::list_tokens(load_settings().config, out_);
+    } else if (token_revoke_->parsed()) {
+      cli::revoke_token(load_settings().config, token_name_, out_);
+    } else {
+      err_ << token_->help("cloudmeta");
+      return usage_error("token: a command is required (create, list or revoke)");
+    }
+    return 0;
+  }
+
+  std::ostream& out_;
+  std::ostream& err_;
+  CLI::App app_{"cloudmeta: an EC2-compatible instance metadata server (IMDS)", "cloudmeta"};
+  CLI::App* serve_ = nullptr;
+  CLI::App* migrate_ = nullptr;
+  CLI::App* createsuperuser_ = nullptr;
+  CLI::App* changepassword_ = nullptr;
+  CLI::App* token_ = nullptr;
+  CLI::App* token_create_ = nullptr;
+  CLI::App* token_list_ = nullptr;
+  CLI::App* token_revoke_ = nullptr;
+  CLI::App* version_ = nullptr;
+  cli::SuperuserRequest superuser_;
+  std::string token_name_;
+};
+
+}  // namespace
+
+int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  return Cli(out, err).run(argc, argv);
+}
+
+int run_cli(int argc, char** argv) { return run_cli(argc, argv, std::cout, std::cerr); }
+
+}  // namespace cloudmeta

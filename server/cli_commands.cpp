@@ -1,0 +1,148 @@
+#include "cli_commands.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "cloudmeta/api_tokens.hpp"
+#include "cloudmeta/passwords.hpp"
+#include "cloudmeta/store.hpp"
+#include "password_prompt.hpp"
+
+namespace cloudmeta::cli {
+namespace {
+
+bool is_name_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '@' || c == '.' || c == '+' || c == '-' || c == '_';
+}
+
+void validate_name(std::string_view what, std::string_view name, std::size_t max) {
+  if (name.empty() || name.size() > max || !std::all_of(name.begin(), name.end(), is_name_char)) {
+    throw UsageError(std::string(what) + ": expected 1.." + std::to_string(max) +
+                     " letters, digits or @.+-_");
+  }
+}
+
+// The admin commands work on a fresh database too, so nobody has to remember `migrate` first;
+// migrations are idempotent and each runs in its own transaction.
+std::unique_ptr<Store> open_migrated_store(const Config& config) {
+  auto store = open_store(config.database_url);
+  store->migrate();
+  return store;
+}
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+void validate_username(std::string_view username) { validate_name("--username", username, 150); }
+
+void validate_token_name(std::string_view name) { validate_name("--name", name, 100); }
+
+void validate_email(std::string_view email) {
+  const auto at = email.find('@');
+  const bool ok = email.size() <= 254 && at != std::string_view::npos && at > 0 &&
+                  at + 1 < email.size() &&
+                  std::none_of(email.begin(), email.end(), [](char c) {
+                    return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+                  });
+  if (!ok) throw UsageError("--email: expected an address like name@example.com");
+}
+
+void migrate(const Config& config, std::ostream& out) {
+  auto store = open_store(config.database_url);
+  out << "schema at version " << store->migrate() << "\n";
+}
+
+void create_superuser(const Config& config, const Config::Lookup& env,
+                      const SuperuserRequest& request, std::ostream& out, std::ostream& err) {
+  validate_username(request.username);
+  if (!request.email.empty()) validate_email(request.email);
+  auto store = open_migrated_store(config);
+  // Asked before the password, so nobody types one for a name that is taken.
+  if (store->find_user(request.username)) {
+    throw CommandError("user " + in_quotes(request.username) + " already exists");
+  }
+  User user;
+  user.username = request.username;
+  user.email = request.email;
+  user.password_hash = hash_password(read_new_password(env, request.noinput, err));
+  try {
+    store->create_user(user);
+  } catch (const StoreError& e) {
+    if (e.kind() != StoreError::Kind::kConflict) throw;
+    throw CommandError("user " + in_quotes(request.username) + " already exists");
+  }
+  out << "Superuser " << in_quotes(request.username) << " created.\n";
+}
+
+void change_password(const Config& config, const Config::Lookup& env,
+                     const SuperuserRequest& request, std::ostream& out, std::ostream& err) {
+  validate_username(request.username);
+  auto store = open_migrated_store(config);
+  if (!store->find_user(request.username)) {
+    throw CommandError("no user named " + in_quotes(request.username));
+  }
+  const std::string hash = hash_password(read_new_password(env, request.noinput, err));
+  if (!store->set_password_hash(request.username, hash)) {
+    throw CommandError("no user named " + in_quotes(request.username));
+  }
+  out << "Password changed for " << in_quotes(request.username) << ".\n";
+}
+
+void create_token(const Config& config, const std::string& name, std::ostream& out) {
+  validate_token_name(name);
+  auto store = open_migrated_store(config);
+  const NewApiToken token = generate_api_token();
+  ApiToken row;
+  row.name = name;
+  row.token_hash = token.hash;
+  row.prefix = token.prefix;
+  try {
+    store->create_api_token(row);
+  } catch (const StoreError& e) {
+    if (e.kind() != StoreError::Kind::kConflict) throw;
+    throw CommandError("an API token named " + in_quotes(name) + " already exists");
+  }
+  // Scripts take the last line (`| tail -n1`); keep the token alone on it.
+  out << "Created API token " << in_quotes(name) << ". It is shown only now; use it as\n"
+      << "`Authorization: Bearer <token>` on the admin API:\n"
+      << token.token << "\n";
+}
+
+void list_tokens(const Config& config, std::ostream& out) {
+  auto store = open_migrated_store(config);
+  const std::vector<ApiToken> tokens = store->list_api_tokens();
+  const std::vector<std::string> header = {"NAME", "PREFIX", "CREATED", "LAST USED"};
+  std::vector<std::vector<std::string>> rows;
+  for (const ApiToken& t : tokens) {
+    rows.push_back({t.name, t.prefix, t.created_at,
+                    t.last_used_at.empty() ? std::string("never") : t.last_used_at});
+  }
+  std::vector<std::size_t> widths;
+  for (const auto& h : header) widths.push_back(h.size());
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  const auto print = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  };
+  print(header);
+  for (const auto& row : rows) print(row);
+}
+
+void revoke_token(const Config& config, const std::string& name, std::ostream& out) {
+  auto store = open_migrated_store(config);
+  if (!store->revoke_api_token(name)) {
+    throw CommandError("no API token named " + in_quotes(name));
+  }
+  out << "Revoked API token " << in_quotes(name) << ".\n";
+}
+
+}  // namespace cloudmeta::cli

@@ -1,0 +1,169 @@
+// The CLI commands that write the store, on a real SQLite file: what scripts rely on (exit codes,
+// the token alone on stdout's last line) and what lands in the database.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cloudmeta/api_tokens.hpp"
+#include "cloudmeta/cli.hpp"
+#include "cloudmeta/passwords.hpp"
+#include "cloudmeta/store.hpp"
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result run(std::vector<std::string> args) {
+  args.insert(args.begin(), "cloudmeta");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::ostringstream out, err;
+  const int code = cloudmeta::run_cli(static_cast<int>(args.size()), argv.data(), out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A fresh database file named by DATABASE_URL for the test's lifetime.
+class TempDatabase {
+ public:
+  TempDatabase() {
+    char dir_template[] = "/tmp/cloudmeta-cli-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    dir_ = dir_template;
+    url_ = "sqlite://" + dir_ + "/x.db";
+    setenv("DATABASE_URL", url_.c_str(), 1);
+    unsetenv("CLOUDMETA_SUPERUSER_PASSWORD");
+  }
+  ~TempDatabase() {
+    unsetenv("DATABASE_URL");
+    unsetenv("CLOUDMETA_SUPERUSER_PASSWORD");
+    std::filesystem::remove_all(dir_);
+  }
+  std::unique_ptr<cloudmeta::Store> open() const { return cloudmeta::open_store(url_); }
+
+ private:
+  std::string dir_;
+  std::string url_;
+};
+
+std::string last_line(const std::string& text) {
+  REQUIRE(!text.empty());
+  REQUIRE(text.back() == '\n');
+  const auto start = text.rfind('\n', text.size() - 2);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     text.size() - (start == std::string::npos ? 0 : start + 1) - 1);
+}
+
+void check_one_error_line(const Result& r, int code, const std::string& fragment) {
+  CHECK(r.code == code);
+  CHECK(r.err.rfind("cloudmeta: error: ", 0) == 0);
+  CHECK(r.err.find('\n') == r.err.size() - 1);
+  CHECK(r.err.find(fragment) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("migrate prints the schema version and is idempotent") {
+  TempDatabase db;
+  const Result first = run({"migrate"});
+  CHECK(first.code == 0);
+  const int version = db.open()->schema_version();
+  CHECK(version >= 1);
+  CHECK(first.out == "schema at version " + std::to_string(version) + "\n");
+  CHECK(run({"migrate"}).out == first.out);
+}
+
+TEST_CASE("createsuperuser --noinput") {
+  TempDatabase db;
+  check_one_error_line(run({"createsuperuser", "--username", "admin", "--noinput"}), 2,
+                       "CLOUDMETA_SUPERUSER_PASSWORD must be set");
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "short", 1);
+  check_one_error_line(run({"createsuperuser", "--username", "admin", "--noinput"}), 2,
+                       "at least 8 characters");
+  CHECK_FALSE(db.open()->find_user("admin").has_value());
+
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "correct horse battery", 1);
+  const Result made = run(
+      {"createsuperuser", "--username", "admin", "--email", "ops@example.com", "--noinput"});
+  CHECK(made.code == 0);
+  CHECK(made.err.empty());
+  const auto user = db.open()->find_user("admin");
+  REQUIRE(user.has_value());
+  CHECK(user->email == "ops@example.com");
+  CHECK(user->password_hash.find("correct horse") == std::string::npos);
+  CHECK(cloudmeta::verify_password("correct horse battery", user->password_hash));
+
+  check_one_error_line(run({"createsuperuser", "--username", "admin", "--noinput"}), 1,
+                       "user 'admin' already exists");
+}
+
+TEST_CASE("createsuperuser without --noinput needs a terminal") {
+  TempDatabase db;
+  const int saved = dup(STDIN_FILENO);
+  const int null_fd = ::open("/dev/null", O_RDONLY);
+  REQUIRE(dup2(null_fd, STDIN_FILENO) == STDIN_FILENO);
+  const Result r = run({"createsuperuser", "--username", "admin"});
+  dup2(saved, STDIN_FILENO);
+  close(saved);
+  close(null_fd);
+  check_one_error_line(r, 2, "not a terminal");
+  CHECK_FALSE(db.open()->find_user("admin").has_value());
+}
+
+TEST_CASE("changepassword") {
+  TempDatabase db;
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "first-password", 1);
+  check_one_error_line(run({"changepassword", "--username", "nobody", "--noinput"}), 1,
+                       "no user named 'nobody'");
+  REQUIRE(run({"createsuperuser", "--username", "admin", "--noinput"}).code == 0);
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "second-password", 1);
+  const Result r = run({"changepassword", "--username", "admin", "--noinput"});
+  CHECK(r.code == 0);
+  const auto user = db.open()->find_user("admin");
+  REQUIRE(user.has_value());
+  CHECK(cloudmeta::verify_password("second-password", user->password_hash));
+  CHECK_FALSE(cloudmeta::verify_password("first-password", user->password_hash));
+}
+
+TEST_CASE("token create, list, revoke") {
+  TempDatabase db;
+  const Result created = run({"token", "create", "--name", "ci-deploy"});
+  REQUIRE(created.code == 0);
+  const std::string token = last_line(created.out);
+  CHECK(token.rfind("cm_", 0) == 0);
+  CHECK(token.find(' ') == std::string::npos);
+  CHECK(created.out.find("ci-deploy") != std::string::npos);  // the note names it
+
+  const auto stored = db.open()->find_api_token_by_hash(cloudmeta::hash_api_token(token));
+  REQUIRE(stored.has_value());
+  CHECK(stored->name == "ci-deploy");
+
+  check_one_error_line(run({"token", "create", "--name", "ci-deploy"}), 1, "already exists");
+  REQUIRE(run({"token", "create", "--name", "second"}).code == 0);
+
+  const Result listed = run({"token", "list"});
+  CHECK(listed.code == 0);
+  CHECK(listed.out.rfind("NAME", 0) == 0);
+  CHECK(listed.out.find("LAST USED") != std::string::npos);
+  CHECK(listed.out.find("ci-deploy") != std::string::npos);
+  CHECK(listed.out.find(stored->prefix) != std::string::npos);
+  CHECK(listed.out.find("never") != std::string::npos);
+  CHECK(listed.out.find(stored->token_hash) == std::string::npos);
+  CHECK(listed.out.find(token) == std::string::npos);
+
+  CHECK(run({"token", "revoke", "--name", "ci-deploy"}).code == 0);
+  CHECK_FALSE(db.open()->find_api_token_by_hash(stored->token_hash).has_value());
+  check_one_error_line(run({"token", "revoke", "--name", "ci-deploy"}), 1,
+                       "no API token named 'ci-deploy'");
+  CHECK(run({"token", "list"}).out.find("ci-deploy") == std::string::npos);
+}
