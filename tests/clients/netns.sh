@@ -1,0 +1,260 @@
+# Network-namespace harness for the real-client tests; sourced by tests/clients/test_*.sh.
+#
+# Topology (every name carries this shell's PID, so parallel runs never collide):
+#
+#   cm<pid>h  "host": cloudmeta on 169.254.169.254:80 (on lo), admin API on 127.0.0.1,
+#             bridge br0 = 198.18.0.1/24
+#     |-- veth -- cm<pid>v<name>   a VM, 198.18.0.x/24, route to 169.254.169.254 via 198.18.0.1
+#     |-- veth -- cm<pid>r<name>   a router: 198.18.0.x/24 upstream, bridge dn0 198.18.<n>.1/24
+#                   |-- veth -- cm<pid>v<name>   VMs one routed hop further away
+#
+# Only 198.18.0.0/15 (RFC 2544 benchmarking), 169.254.169.254 and loopback are used, all inside
+# namespaces created here; nothing is routed to the machine's own network.
+# The EXIT trap kills the server and deletes every namespace whatever way the test ends.
+#
+# Use: source netns.sh; cm_init "$1"; cm_host_up; cm_vm_add ...; cm_server_start; ...; cm_finish
+
+CM_ID="cm$$"
+CM_HOST="${CM_ID}h"
+CM_HOST_BR_IP=198.18.0.1
+CM_IMDS_IP=169.254.169.254
+# Debian's interpreter and packages: a python3 earlier on PATH (pyenv, venv) would bring its
+# own botocore and no cloudinit.
+CM_PYTHON=/usr/bin/python3
+CM_AWS=/usr/bin/aws
+CM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+CM_NAMESPACES=()
+CM_SERVER_PID=""
+CM_TMP=""
+CM_PASSED=0
+CM_FAILED=0
+
+cm_log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+cm_die() {
+  printf 'FATAL: %s\n' "$*" >&2
+  exit 1
+}
+
+cm_cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ -n "$CM_SERVER_PID" ] && kill -0 "$CM_SERVER_PID" 2>/dev/null; then
+    kill "$CM_SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$CM_SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$CM_SERVER_PID" 2>/dev/null || true
+  fi
+  if [ -n "$CM_SERVER_PID" ]; then wait "$CM_SERVER_PID" 2>/dev/null || true; fi
+  local ns
+  for ns in "${CM_NAMESPACES[@]}"; do
+    # Processes a test left inside the namespace (none expected) would keep it alive.
+    local pids
+    pids="$(ip netns pids "$ns" 2>/dev/null || true)"
+    if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
+    ip netns delete "$ns" 2>/dev/null || true
+  done
+  if [ -n "$CM_TMP" ] && [ -d "$CM_TMP" ]; then
+    if [ "$status" != 0 ] && [ -f "$CM_TMP/server.log" ]; then
+      echo "---- server log (last 60 lines) ----" >&2
+      tail -n 60 "$CM_TMP/server.log" >&2
+    fi
+    rm -rf "$CM_TMP"
+  fi
+  exit "$status"
+}
+
+# cm_init BINARY: checks the prerequisites (never skips silently), makes the temp dir, sets traps.
+cm_init() {
+  CM_BIN="${1:-}"
+  [ -n "$CM_BIN" ] || cm_die "usage: $0 /path/to/cloudmeta"
+  [ -x "$CM_BIN" ] || cm_die "cloudmeta binary not found or not executable: $CM_BIN"
+  CM_BIN="$(cd "$(dirname "$CM_BIN")" && pwd)/$(basename "$CM_BIN")"
+  [ "$(id -u)" = 0 ] || cm_die "network namespaces need root (running as uid $(id -u))"
+  command -v ip >/dev/null || cm_die "ip (iproute2) is not installed: run scripts/install-deps.sh"
+  command -v curl >/dev/null || cm_die "curl is not installed: run scripts/install-deps.sh"
+  [ -x "$CM_PYTHON" ] || cm_die "$CM_PYTHON is missing: run scripts/install-deps.sh"
+  trap cm_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  CM_TMP="$(mktemp -d "${TMPDIR:-/tmp}/cloudmeta-clients.XXXXXX")"
+  if ! ip netns add "$CM_HOST" 2>"$CM_TMP/netns.err"; then
+    cm_die "cannot create a network namespace: $(cat "$CM_TMP/netns.err")"
+  fi
+  CM_NAMESPACES+=("$CM_HOST")
+}
+
+cm_ns() { printf '%s' "${CM_ID}$1"; }
+
+# Runs a command inside a namespace by its short name: h (host), v<name> (VM), r<name> (router).
+cm_exec() {
+  local short="$1"
+  shift
+  ip netns exec "$(cm_ns "$short")" "$@"
+}
+
+cm_in_vm() {
+  local vm="$1"
+  shift
+  cm_exec "v$vm" "$@"
+}
+
+cm_in_host() { cm_exec h "$@"; }
+
+cm_new_ns() {
+  local ns
+  ns="$(cm_ns "$1")"
+  ip netns add "$ns"
+  CM_NAMESPACES+=("$ns")
+  ip -n "$ns" link set lo up
+}
+
+cm_host_up() {
+  local h="$CM_HOST"
+  ip -n "$h" link set lo up
+  ip -n "$h" addr add "$CM_IMDS_IP/32" dev lo
+  ip -n "$h" link add br0 type bridge
+  ip -n "$h" addr add "$CM_HOST_BR_IP/24" dev br0
+  ip -n "$h" link set br0 up
+}
+
+# cm_vm_add NAME IPV4 [MAC]: a VM on the host bridge. The MAC is the guest NIC's address,
+# which cloud-init matches against network/interfaces/macs/.
+cm_vm_add() {
+  local name="$1" ip4="$2" mac="${3:-}"
+  local ns
+  ns="$(cm_ns "v$name")"
+  cm_new_ns "v$name"
+  ip -n "$CM_HOST" link add "vh$name" type veth peer name eth0 netns "$ns"
+  ip -n "$CM_HOST" link set "vh$name" master br0 up
+  [ -n "$mac" ] && ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" addr add "$ip4/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add "$CM_IMDS_IP/32" via "$CM_HOST_BR_IP"
+}
+
+# cm_router_add NAME UPLINK_IPV4 SUBNET_INDEX: a router on the host bridge that forwards to the
+# downstream subnet 198.18.<SUBNET_INDEX>.0/24, a bridge dn0 in the router (its address: .1).
+cm_router_add() {
+  local name="$1" up_ip="$2" idx="$3"
+  local ns
+  ns="$(cm_ns "r$name")"
+  cm_new_ns "r$name"
+  ip -n "$CM_HOST" link add "rh$name" type veth peer name up0 netns "$ns"
+  ip -n "$CM_HOST" link set "rh$name" master br0 up
+  ip -n "$ns" addr add "$up_ip/24" dev up0
+  ip -n "$ns" link set up0 up
+  ip -n "$ns" route add "$CM_IMDS_IP/32" via "$CM_HOST_BR_IP"
+  ip -n "$ns" link add dn0 type bridge
+  ip -n "$ns" addr add "198.18.$idx.1/24" dev dn0
+  ip -n "$ns" link set dn0 up
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  ip -n "$CM_HOST" route add "198.18.$idx.0/24" via "$up_ip"
+}
+
+# cm_vm_behind_router NAME ROUTER SUBNET_INDEX HOST_OCTET: a VM on the router's downstream subnet.
+cm_vm_behind_router() {
+  local name="$1" router="$2" idx="$3" octet="$4"
+  local ns rns
+  ns="$(cm_ns "v$name")"
+  rns="$(cm_ns "r$router")"
+  cm_new_ns "v$name"
+  ip -n "$rns" link add "dn$name" type veth peer name eth0 netns "$ns"
+  ip -n "$rns" link set "dn$name" master dn0 up
+  ip -n "$ns" addr add "198.18.$idx.$octet/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add "$CM_IMDS_IP/32" via "198.18.$idx.1"
+}
+
+# cm_server_start: cloudmeta in the host namespace; sets CM_ADMIN_URL and CM_API_TOKEN.
+cm_server_start() {
+  CM_DATABASE_URL="sqlite:///$CM_TMP/db.sqlite"
+  # The working directory is the temp dir, so no stray .env is read.
+  (
+    cd "$CM_TMP"
+    exec ip netns exec "$CM_HOST" env PORT=80 BIND="$CM_IMDS_IP" ADMIN_PORT=0 \
+      ADMIN_BIND=127.0.0.1 DATABASE_URL="$CM_DATABASE_URL" LOG_LEVEL=info LOG_FORMAT=text \
+      "$CM_BIN" serve >"$CM_TMP/server.out" 2>"$CM_TMP/server.log"
+  ) &
+  CM_SERVER_PID=$!
+  local port="" line
+  for _ in $(seq 100); do
+    line="$(grep -m1 'event=listening surface=admin' "$CM_TMP/server.log" 2>/dev/null || true)"
+    if [ -n "$line" ]; then
+      port="$(printf '%s\n' "$line" | sed -n 's/.* port=\([0-9][0-9]*\).*/\1/p')"
+      break
+    fi
+    kill -0 "$CM_SERVER_PID" 2>/dev/null || cm_die "cloudmeta serve exited during start-up"
+    sleep 0.1
+  done
+  [ -n "$port" ] || cm_die "cloudmeta did not log its admin port within 10 s"
+  grep -q 'event=listening surface=metadata' "$CM_TMP/server.log" ||
+    cm_die "cloudmeta did not log its metadata listener"
+  CM_ADMIN_URL="http://127.0.0.1:$port"
+  (cd "$CM_TMP" && DATABASE_URL="$CM_DATABASE_URL" "$CM_BIN" token create --name t \
+    >"$CM_TMP/token.out" 2>"$CM_TMP/token.err") ||
+    cm_die "token create failed: $(cat "$CM_TMP/token.err")"
+  CM_API_TOKEN="$(tail -n 1 "$CM_TMP/token.out")"
+  [ -n "$CM_API_TOKEN" ] || cm_die "token create printed no token"
+  cm_log "cloudmeta up: metadata $CM_IMDS_IP:80, admin $CM_ADMIN_URL (in $CM_HOST)"
+}
+
+# cm_admin METHOD PATH [JSON_FILE]: the admin API from inside the host namespace; prints the body,
+# fails unless the status is 2xx.
+cm_admin() {
+  local method="$1" path="$2" file="${3:-}"
+  local args=(-sS --max-time 10 -X "$method" -H "Authorization: Bearer $CM_API_TOKEN"
+    -o "$CM_TMP/admin.body" -w '%{http_code}')
+  [ -n "$file" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$file")
+  local code
+  code="$(cm_in_host curl "${args[@]}" "$CM_ADMIN_URL$path")"
+  if [ "${code:0:1}" != 2 ]; then
+    echo "admin $method $path -> $code: $(cat "$CM_TMP/admin.body")" >&2
+    return 1
+  fi
+  cat "$CM_TMP/admin.body"
+}
+
+# cm_seed JSON_FILE: creates the instance record the file holds.
+cm_seed() {
+  cm_admin POST /api/v1/instances "$1" >/dev/null || cm_die "seeding $1 failed"
+}
+
+# Server-log lines of metadata requests from one address (text format: key=value).
+cm_requests_from() {
+  grep 'event=request ' "$CM_TMP/server.log" | grep "surface=metadata" | grep " address=$1 " || true
+}
+
+cm_pass() {
+  CM_PASSED=$((CM_PASSED + 1))
+  echo "ok   - $1"
+}
+
+cm_fail() {
+  CM_FAILED=$((CM_FAILED + 1))
+  echo "FAIL - $1"
+}
+
+# cm_expect_eq LABEL EXPECTED ACTUAL
+cm_expect_eq() {
+  if [ "$2" == "$3" ]; then
+    cm_pass "$1"
+  else
+    cm_fail "$1: expected [$2], got [$3]"
+  fi
+}
+
+# cm_expect_match LABEL EXTENDED_REGEX TEXT
+cm_expect_match() {
+  if printf '%s' "$3" | grep -Eq -- "$2"; then
+    cm_pass "$1"
+  else
+    cm_fail "$1: [$3] does not match /$2/"
+  fi
+}
+
+# cm_finish: the closing summary; non-zero when anything failed or nothing was checked.
+cm_finish() {
+  echo "$CM_PASSED passed, $CM_FAILED failed"
+  [ "$CM_FAILED" = 0 ] && [ "$CM_PASSED" -gt 0 ]
+}
