@@ -148,7 +148,8 @@ cm_router_add() {
   ip -n "$ns" link add dn0 type bridge
   ip -n "$ns" addr add "198.18.$idx.1/24" dev dn0
   ip -n "$ns" link set dn0 up
-  ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+  # /proc/sys/net is per namespace: this router forwards, nothing else does.
+  ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
   ip -n "$CM_HOST" route add "198.18.$idx.0/24" via "$up_ip"
 }
 
