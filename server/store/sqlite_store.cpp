@@ -1,0 +1,587 @@
+#include "sqlite_store.hpp"
+
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Transaction.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/schema.hpp"
+
+namespace cloudmeta::store {
+namespace {
+
+using Kind = StoreError::Kind;
+using nlohmann::json;
+
+// Long enough to ride out another process's write transaction (they are short), short enough
+// that a wedged lock surfaces as kUnavailable instead of a hung admin request.
+constexpr int kBusyTimeoutMs = 5000;
+
+// Statements are cached by the address of these constants (SqliteStore::statement).
+constexpr char kCreateMigrations[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+constexpr char kMigrationsTableExists[] =
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'";
+constexpr char kSchemaVersion[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+constexpr char kMigrationApplied[] = "SELECT 1 FROM schema_migrations WHERE version = ?";
+constexpr char kRecordMigration[] =
+    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
+
+constexpr char kListInstances[] =
+    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances ORDER BY instance_id";
+constexpr char kFindInstance[] =
+    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances WHERE instance_id = ?";
+constexpr char kFindInstanceByIp[] =
+    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances WHERE ip = ?";
+constexpr char kInstanceExists[] = "SELECT 1 FROM instances WHERE instance_id = ?";
+constexpr char kInstanceOwningIp[] = "SELECT instance_id FROM instances WHERE ip = ?";
+constexpr char kInstanceCreatedAt[] = "SELECT created_at FROM instances WHERE instance_id = ?";
+constexpr char kInsertInstance[] =
+    "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?)";
+constexpr char kUpdateInstance[] =
+    "UPDATE instances SET ip = ?, doc = ?, updated_at = ? WHERE instance_id = ?";
+constexpr char kDeleteInstance[] = "DELETE FROM instances WHERE instance_id = ?";
+constexpr char kBumpRevision[] =
+    "UPDATE instance_revision SET value = value + 1 WHERE id = 1 RETURNING value";
+constexpr char kReadRevision[] = "SELECT value FROM instance_revision WHERE id = 1";
+constexpr char kDataVersion[] = "PRAGMA data_version";
+
+constexpr char kFindUser[] =
+    "SELECT id, username, email, password_hash, created_at FROM users WHERE username = ?";
+constexpr char kListUsers[] =
+    "SELECT id, username, email, password_hash, created_at FROM users ORDER BY id";
+constexpr char kUserExists[] = "SELECT 1 FROM users WHERE username = ?";
+constexpr char kInsertUser[] =
+    "INSERT INTO users (username, email, password_hash, created_at) VALUES (?, ?, ?, ?)";
+constexpr char kSetPasswordHash[] = "UPDATE users SET password_hash = ? WHERE username = ?";
+
+constexpr char kFindTokenByHash[] =
+    "SELECT id, name, token_hash, prefix, created_at, last_used_at FROM api_tokens"
+    " WHERE token_hash = ?";
+constexpr char kListTokens[] =
+    "SELECT id, name, token_hash, prefix, created_at, last_used_at FROM api_tokens ORDER BY id";
+constexpr char kTokenNameExists[] = "SELECT 1 FROM api_tokens WHERE name = ?";
+constexpr char kTokenHashExists[] = "SELECT 1 FROM api_tokens WHERE token_hash = ?";
+constexpr char kInsertToken[] =
+    "INSERT INTO api_tokens (name, token_hash, prefix, created_at, last_used_at)"
+    " VALUES (?, ?, ?, ?, '')";
+constexpr char kRevokeToken[] = "DELETE FROM api_tokens WHERE name = ?";
+constexpr char kTouchToken[] = "UPDATE api_tokens SET last_used_at = ? WHERE id = ?";
+
+constexpr char kInsertSettingOnce[] =
+    "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING";
+constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?";
+
+// A cached statement in use: unbound on entry, reset on exit, so that a half-read SELECT never
+// keeps a read transaction open past the call.
+class Query {
+ public:
+  explicit Query(SQLite::Statement& s) : s_(s) {
+    s_.tryReset();
+    s_.clearBindings();
+  }
+  ~Query() { s_.tryReset(); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  SQLite::Statement* operator->() { return &s_; }
+  SQLite::Statement& operator*() { return s_; }
+
+ private:
+  SQLite::Statement& s_;
+};
+
+// SQLite's messages name tables, columns and constraints, never bound values, so they are safe
+// to pass on (no user-data or secrets).
+StoreError store_error(const SQLite::Exception& e, const std::string& action) {
+  const std::string what = e.what();
+  switch (e.getErrorCode() & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return StoreError(Kind::kConflict, action + ": " + what);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_NOLFS:
+      return StoreError(Kind::kUnavailable, action + ": " + what);
+    default:
+      break;
+  }
+  if (what.find("no such table") != std::string::npos) {
+    return StoreError(Kind::kCorrupt,
+                      action + ": the database has no schema yet; run `cloudmeta migrate`");
+  }
+  return StoreError(Kind::kCorrupt, action + ": " + what);
+}
+
+template <class F>
+auto guarded(const std::string& action, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const SQLite::Exception& e) {
+    throw store_error(e, action);
+  }
+}
+
+std::string now_utc() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+SQLite::Database open_database(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    throw StoreError(Kind::kInvalid, "the directory " + parent.string() +
+                                         " of the SQLite database does not exist; create it or"
+                                         " change DATABASE_URL");
+  }
+  try {
+    return SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
+  } catch (const SQLite::Exception& e) {
+    throw store_error(e, "opening " + path);
+  }
+}
+
+// The record as it will be stored: validated and normalised exactly as the admin API would, so
+// that every stored document reads back (record_from_json) without error.
+InstanceRecord normalised(const InstanceRecord& record) {
+  try {
+    return record_from_json(record_to_json(record, true));
+  } catch (const ValidationError& e) {
+    throw StoreError(Kind::kInvalid, e.what());
+  }
+}
+
+std::string document_of(const InstanceRecord& record) {
+  json doc = record_to_json(record, true);
+  doc.erase("created_at");  // columns hold them; a copy in doc could only drift
+  doc.erase("updated_at");
+  try {
+    return doc.dump();
+  } catch (const json::exception&) {
+    throw StoreError(Kind::kInvalid, "the record holds text that is not valid UTF-8");
+  }
+}
+
+// Columns: instance_id, ip, doc, created_at, updated_at.
+InstanceRecord record_from_row(SQLite::Statement& q) {
+  const std::string id = q.getColumn(0).getString();
+  const json doc = json::parse(q.getColumn(2).getString(), nullptr, false);
+  if (doc.is_discarded()) {
+    throw StoreError(Kind::kCorrupt, "instance " + id + ": the stored document is not JSON");
+  }
+  InstanceRecord record;
+  try {
+    record = record_from_json(doc);
+  } catch (const ValidationError& e) {
+    throw StoreError(Kind::kCorrupt,
+                     "instance " + id + ": the stored document is invalid (" + e.field() + ")");
+  }
+  if (record.instance_id != id || record.ip != q.getColumn(1).getString()) {
+    throw StoreError(Kind::kCorrupt, "instance " + id + ": columns and document disagree");
+  }
+  record.created_at = q.getColumn(3).getString();
+  record.updated_at = q.getColumn(4).getString();
+  return record;
+}
+
+User user_from_row(SQLite::Statement& q) {
+  return User{q.getColumn(0).getInt64(), q.getColumn(1).getString(), q.getColumn(2).getString(),
+              q.getColumn(3).getString(), q.getColumn(4).getString()};
+}
+
+ApiToken token_from_row(SQLite::Statement& q) {
+  return ApiToken{q.getColumn(0).getInt64(),  q.getColumn(1).getString(),
+                  q.getColumn(2).getString(), q.getColumn(3).getString(),
+                  q.getColumn(4).getString(), q.getColumn(5).getString()};
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const std::string& path) : db_(open_database(path)) {
+  guarded("opening " + path, [&] {
+    // WAL: readers (another server process, the CLI) never block the writer or each other.
+    // synchronous=NORMAL is durable in WAL mode except for the last commits on power loss.
+    db_.exec("PRAGMA journal_mode = WAL");
+    db_.exec("PRAGMA foreign_keys = ON");
+    db_.exec("PRAGMA synchronous = NORMAL");
+  });
+}
+
+SQLite::Statement& SqliteStore::statement(const char* sql) {
+  auto& slot = statements_[sql];
+  if (!slot) slot = std::make_unique<SQLite::Statement>(db_, sql);
+  return *slot;
+}
+
+int SqliteStore::migrate() {
+  return guarded("migrating the schema", [&] {
+    const auto& all = migrations("sqlite");
+    for (const Migration& m : all) {
+      // IMMEDIATE, then look again: another process may have applied it while we waited.
+      SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+      db_.exec(kCreateMigrations);
+      bool applied = false;
+      {
+        Query q(statement(kMigrationApplied));
+        q->bind(1, m.version);
+        applied = q->executeStep();
+      }
+      if (!applied) {
+        db_.exec(std::string(m.sql));
+        Query q(statement(kRecordMigration));
+        q->bind(1, m.version);
+        q->bind(2, std::string(m.name));
+        q->bind(3, now_utc());
+        q->exec();
+      }
+      tx.commit();
+    }
+    const int version = schema_version();
+    if (!all.empty() && version > all.back().version) {
+      throw StoreError(Kind::kCorrupt, "the database schema (version " + std::to_string(version) +
+                                           ") is newer than this binary knows (" +
+                                           std::to_string(all.back().version) + ")");
+    }
+    return version;
+  });
+}
+
+int SqliteStore::schema_version() {
+  return guarded("reading the schema version", [&] {
+    {
+      Query q(statement(kMigrationsTableExists));
+      if (!q->executeStep()) return 0;
+    }
+    Query q(statement(kSchemaVersion));
+    q->executeStep();
+    return q->getColumn(0).getInt();
+  });
+}
+
+std::vector<InstanceRecord> SqliteStore::query_instances(const char* sql,
+                                                         const std::optional<std::string>& key) {
+  return guarded("reading instances", [&] {
+    std::vector<InstanceRecord> out;
+    Query q(statement(sql));
+    if (key) q->bind(1, *key);
+    while (q->executeStep()) out.push_back(record_from_row(*q));
+    return out;
+  });
+}
+
+std::vector<InstanceRecord> SqliteStore::list_instances() {
+  return query_instances(kListInstances, std::nullopt);
+}
+
+std::optional<InstanceRecord> SqliteStore::find_instance(std::string_view instance_id) {
+  auto rows = query_instances(kFindInstance, std::string(instance_id));
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+std::optional<InstanceRecord> SqliteStore::find_instance_by_ip(std::string_view ip) {
+  // Stored addresses are canonical (record_json), so "::ffff:10.0.0.1" finds 10.0.0.1.
+  const auto key = IpKey::parse(ip);
+  if (!key) return std::nullopt;
+  auto rows = query_instances(kFindInstanceByIp, key->to_string());
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+bool SqliteStore::instance_exists(const std::string& instance_id) {
+  Query q(statement(kInstanceExists));
+  q->bind(1, instance_id);
+  return q->executeStep();
+}
+
+std::optional<std::string> SqliteStore::instance_owning_ip(const std::string& ip) {
+  Query q(statement(kInstanceOwningIp));
+  q->bind(1, ip);
+  if (!q->executeStep()) return std::nullopt;
+  return q->getColumn(0).getString();
+}
+
+std::int64_t SqliteStore::bump_revision() {
+  Query q(statement(kBumpRevision));
+  if (!q->executeStep()) throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
+  return q->getColumn(0).getInt64();
+}
+
+void SqliteStore::wrote_revision(std::int64_t value) {
+  revision_ = value;
+  revision_known_ = true;
+}
+
+InstanceRecord SqliteStore::insert_instance(const InstanceRecord& record) {
+  InstanceRecord r = normalised(record);
+  const std::string doc = document_of(r);
+  return guarded("inserting instance " + r.instance_id, [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    if (instance_exists(r.instance_id)) {
+      throw StoreError(Kind::kConflict, "instance_id " + r.instance_id + " already exists");
+    }
+    if (auto owner = instance_owning_ip(r.ip)) {
+      throw StoreError(Kind::kConflict, "ip " + r.ip + " is already used by " + *owner);
+    }
+    r.created_at = r.updated_at = now_utc();
+    {
+      Query q(statement(kInsertInstance));
+      q->bind(1, r.instance_id);
+      q->bind(2, r.ip);
+      q->bind(3, doc);
+      q->bind(4, r.created_at);
+      q->bind(5, r.updated_at);
+      q->exec();
+    }
+    const std::int64_t revision = bump_revision();
+    tx.commit();
+    wrote_revision(revision);
+    return r;
+  });
+}
+
+InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
+  InstanceRecord r = normalised(record);
+  const std::string doc = document_of(r);
+  return guarded("updating instance " + r.instance_id, [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      Query q(statement(kInstanceCreatedAt));
+      q->bind(1, r.instance_id);
+      if (!q->executeStep()) {
+        throw StoreError(Kind::kNotFound, "instance " + r.instance_id + " not found");
+      }
+      r.created_at = q->getColumn(0).getString();
+    }
+    if (auto owner = instance_owning_ip(r.ip); owner && *owner != r.instance_id) {
+      throw StoreError(Kind::kConflict, "ip " + r.ip + " is already used by " + *owner);
+    }
+    r.updated_at = now_utc();
+    {
+      Query q(statement(kUpdateInstance));
+      q->bind(1, r.ip);
+      q->bind(2, doc);
+      q->bind(3, r.updated_at);
+      q->bind(4, r.instance_id);
+      q->exec();
+    }
+    const std::int64_t revision = bump_revision();
+    tx.commit();
+    wrote_revision(revision);
+    return r;
+  });
+}
+
+bool SqliteStore::delete_instance(std::string_view instance_id) {
+  return guarded("deleting instance " + std::string(instance_id), [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    int deleted = 0;
+    {
+      Query q(statement(kDeleteInstance));
+      q->bind(1, std::string(instance_id));
+      deleted = q->exec();
+    }
+    if (deleted == 0) return false;  // nothing changed: no revision bump (rolled back)
+    const std::int64_t revision = bump_revision();
+    tx.commit();
+    wrote_revision(revision);
+    return true;
+  });
+}
+
+std::int64_t SqliteStore::revision() {
+  return guarded("reading the revision", [&] {
+    std::int64_t data_version = 0;
+    {
+      Query q(statement(kDataVersion));
+      q->executeStep();
+      data_version = q->getColumn(0).getInt64();
+    }
+    if (!revision_known_ || data_version != data_version_) {
+      Query q(statement(kReadRevision));
+      if (!q->executeStep()) {
+        throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
+      }
+      revision_ = q->getColumn(0).getInt64();
+      data_version_ = data_version;
+      revision_known_ = true;
+    }
+    return revision_;
+  });
+}
+
+User SqliteStore::create_user(const User& user) {
+  if (user.username.empty()) throw StoreError(Kind::kInvalid, "username must not be empty");
+  return guarded("creating user " + user.username, [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      Query q(statement(kUserExists));
+      q->bind(1, user.username);
+      if (q->executeStep()) {
+        throw StoreError(Kind::kConflict, "username " + user.username + " already exists");
+      }
+    }
+    User out = user;
+    out.created_at = now_utc();
+    {
+      Query q(statement(kInsertUser));
+      q->bind(1, out.username);
+      q->bind(2, out.email);
+      q->bind(3, out.password_hash);
+      q->bind(4, out.created_at);
+      q->exec();
+    }
+    out.id = db_.getLastInsertRowid();
+    tx.commit();
+    return out;
+  });
+}
+
+std::optional<User> SqliteStore::find_user(std::string_view username) {
+  return guarded("reading users", [&]() -> std::optional<User> {
+    Query q(statement(kFindUser));
+    q->bind(1, std::string(username));
+    if (!q->executeStep()) return std::nullopt;
+    return user_from_row(*q);
+  });
+}
+
+std::vector<User> SqliteStore::list_users() {
+  return guarded("reading users", [&] {
+    std::vector<User> out;
+    Query q(statement(kListUsers));
+    while (q->executeStep()) out.push_back(user_from_row(*q));
+    return out;
+  });
+}
+
+bool SqliteStore::set_password_hash(std::string_view username, std::string_view password_hash) {
+  return guarded("setting a password", [&] {
+    Query q(statement(kSetPasswordHash));
+    q->bind(1, std::string(password_hash));
+    q->bind(2, std::string(username));
+    return q->exec() > 0;
+  });
+}
+
+ApiToken SqliteStore::create_api_token(const ApiToken& token) {
+  if (token.name.empty()) throw StoreError(Kind::kInvalid, "token name must not be empty");
+  return guarded("creating API token " + token.name, [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      Query q(statement(kTokenNameExists));
+      q->bind(1, token.name);
+      if (q->executeStep()) {
+        throw StoreError(Kind::kConflict, "API token name " + token.name + " already exists");
+      }
+    }
+    {
+      Query q(statement(kTokenHashExists));
+      q->bind(1, token.token_hash);
+      if (q->executeStep()) {
+        throw StoreError(Kind::kConflict, "token_hash is already registered to another token");
+      }
+    }
+    ApiToken out = token;
+    out.created_at = now_utc();
+    out.last_used_at.clear();
+    {
+      Query q(statement(kInsertToken));
+      q->bind(1, out.name);
+      q->bind(2, out.token_hash);
+      q->bind(3, out.prefix);
+      q->bind(4, out.created_at);
+      q->exec();
+    }
+    out.id = db_.getLastInsertRowid();
+    tx.commit();
+    return out;
+  });
+}
+
+std::vector<ApiToken> SqliteStore::list_api_tokens() {
+  return guarded("reading API tokens", [&] {
+    std::vector<ApiToken> out;
+    Query q(statement(kListTokens));
+    while (q->executeStep()) out.push_back(token_from_row(*q));
+    return out;
+  });
+}
+
+std::optional<ApiToken> SqliteStore::find_api_token_by_hash(std::string_view token_hash) {
+  return guarded("reading API tokens", [&]() -> std::optional<ApiToken> {
+    Query q(statement(kFindTokenByHash));
+    q->bind(1, std::string(token_hash));
+    if (!q->executeStep()) return std::nullopt;
+    return token_from_row(*q);
+  });
+}
+
+bool SqliteStore::revoke_api_token(std::string_view name) {
+  return guarded("revoking API token " + std::string(name), [&] {
+    Query q(statement(kRevokeToken));
+    q->bind(1, std::string(name));
+    return q->exec() > 0;
+  });
+}
+
+void SqliteStore::touch_api_token(std::int64_t id) {
+  guarded("recording API token use", [&] {
+    Query q(statement(kTouchToken));
+    q->bind(1, now_utc());
+    q->bind(2, id);
+    q->exec();
+  });
+}
+
+std::string SqliteStore::get_or_create_setting(std::string_view key, std::string_view value) {
+  return guarded("writing setting " + std::string(key), [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      Query q(statement(kInsertSettingOnce));
+      q->bind(1, std::string(key));
+      q->bind(2, std::string(value));
+      q->exec();
+    }
+    std::string stored;
+    {
+      Query q(statement(kGetSetting));
+      q->bind(1, std::string(key));
+      if (!q->executeStep()) throw StoreError(Kind::kCorrupt, "setting vanished after insert");
+      stored = q->getColumn(0).getString();
+    }
+    tx.commit();
+    return stored;
+  });
+}
+
+std::optional<std::string> SqliteStore::get_setting(std::string_view key) {
+  return guarded("reading setting " + std::string(key), [&]() -> std::optional<std::string> {
+    Query q(statement(kGetSetting));
+    q->bind(1, std::string(key));
+    if (!q->executeStep()) return std::nullopt;
+    return q->getColumn(0).getString();
+  });
+}
+
+}  // namespace cloudmeta::store

@@ -1,0 +1,75 @@
+// SqliteStore: the Store on one SQLite file (SQLiteCpp), the default backend. WAL journal,
+// foreign keys on, synchronous=NORMAL, 5 s busy timeout, so several processes (a second server,
+// `cloudmeta migrate`, the CLI) can share the file. Every write runs in a BEGIN IMMEDIATE
+// transaction: the write lock is taken up front, so two writers wait for each other instead of
+// deadlocking on a read-to-write upgrade. Statements are prepared once and cached; each is reset
+// as soon as its rows are read, so no read transaction outlives a call (it would pin the WAL and
+// hide other writers' commits). Private to server/store. Not thread-safe (the Store contract).
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cloudmeta/store.hpp"
+
+namespace cloudmeta::store {
+
+class SqliteStore : public Store {
+ public:
+  // Opens or creates the file; its directory must exist (kInvalid otherwise). Does not migrate.
+  explicit SqliteStore(const std::string& path);
+
+  int migrate() override;
+  int schema_version() override;
+
+  std::vector<InstanceRecord> list_instances() override;
+  std::optional<InstanceRecord> find_instance(std::string_view instance_id) override;
+  std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) override;
+  InstanceRecord insert_instance(const InstanceRecord& record) override;
+  InstanceRecord update_instance(const InstanceRecord& record) override;
+  bool delete_instance(std::string_view instance_id) override;
+  std::int64_t revision() override;
+
+  User create_user(const User& user) override;
+  std::optional<User> find_user(std::string_view username) override;
+  std::vector<User> list_users() override;
+  bool set_password_hash(std::string_view username, std::string_view password_hash) override;
+
+  ApiToken create_api_token(const ApiToken& token) override;
+  std::vector<ApiToken> list_api_tokens() override;
+  std::optional<ApiToken> find_api_token_by_hash(std::string_view token_hash) override;
+  bool revoke_api_token(std::string_view name) override;
+  void touch_api_token(std::int64_t id) override;
+
+  std::string get_or_create_setting(std::string_view key, std::string_view value) override;
+  std::optional<std::string> get_setting(std::string_view key) override;
+
+ private:
+  // The cached statement for `sql` (one of the file's constants), reset and unbound.
+  SQLite::Statement& statement(const char* sql);
+  // Rows of `sql`, whose one parameter (if any) is `key`.
+  std::vector<InstanceRecord> query_instances(const char* sql,
+                                              const std::optional<std::string>& key);
+  std::optional<std::string> instance_owning_ip(const std::string& ip);
+  bool instance_exists(const std::string& instance_id);
+  std::int64_t bump_revision();
+  void wrote_revision(std::int64_t value);
+
+  SQLite::Database db_;
+  std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  // revision() reads the table only when PRAGMA data_version says another connection committed
+  // since the last read; this connection's own writes update the cache directly.
+  std::int64_t revision_ = 0;
+  std::int64_t data_version_ = -1;
+  bool revision_known_ = false;
+};
+
+}  // namespace cloudmeta::store
