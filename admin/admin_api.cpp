@@ -1,0 +1,174 @@
+#include "cloudmeta/admin_api.hpp"
+
+#include <array>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include "api_error.hpp"
+#include "auth.hpp"
+#include "cloudmeta/log.hpp"
+#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/store.hpp"
+#include "instance_routes.hpp"
+#include "json_response.hpp"
+#include "request_target.hpp"
+
+namespace cloudmeta::admin {
+
+namespace {
+
+constexpr std::string_view kApiPrefix = "/api/v1";
+constexpr std::string_view kInstances = "/api/v1/instances";
+constexpr std::string_view kCollectionMethods = "GET, POST";
+constexpr std::string_view kItemMethods = "GET, PUT, PATCH, DELETE";
+
+std::string new_request_id() {
+  std::array<unsigned char, 8> raw;
+  randombytes_buf(raw.data(), raw.size());
+  std::array<char, raw.size() * 2 + 1> hex;
+  sodium_bin2hex(hex.data(), hex.size(), raw.data(), raw.size());
+  return std::string(hex.data());
+}
+
+[[noreturn]] void method_not_allowed(std::string_view allow) {
+  throw ApiError(http::status::method_not_allowed, "method not allowed", {}, std::string(allow));
+}
+
+Response healthz(const Request& request, Store& store) {
+  if (request.method() != http::verb::get) method_not_allowed("GET");
+  try {
+    store.schema_version();
+  } catch (const std::exception& e) {
+    log_warn("healthz_failed", {{"reason", e.what()}});
+    return json_response(request, http::status::service_unavailable, {{"status", "unavailable"}});
+  }
+  return json_response(request, http::status::ok, {{"status", "ok"}});
+}
+
+Response route_instances(const RouteContext& ctx, const RequestTarget& target) {
+  const http::verb method = ctx.request.method();
+  std::string_view path = target.path;
+  path.remove_prefix(kInstances.size());
+  if (path.empty() || path == "/") {
+    if (method == http::verb::get) return list_instances(ctx, target);
+    if (method == http::verb::post) return create_instance(ctx);
+    method_not_allowed(kCollectionMethods);
+  }
+  path.remove_prefix(1);  // the '/' before the id
+  if (path.find('/') != std::string_view::npos) {
+    throw ApiError(http::status::not_found, "not found");
+  }
+  const std::string id = percent_decode(path, false);
+  switch (method) {
+    case http::verb::get: return get_instance(ctx, id);
+    case http::verb::put: return put_instance(ctx, id);
+    case http::verb::patch: return patch_instance(ctx, id);
+    case http::verb::delete_: return delete_instance(ctx, id);
+    default: method_not_allowed(kItemMethods);
+  }
+}
+
+bool is_instances_path(std::string_view path) {
+  return path == kInstances ||
+         (path.size() > kInstances.size() && path.substr(0, kInstances.size()) == kInstances &&
+          path[kInstances.size()] == '/');
+}
+
+// The StoreError message names the column at fault; Fleet and the stores promise "instance_id"
+// or "ip" for conflicts.
+std::string conflict_field(const std::string& message) {
+  if (message.find("instance_id") != std::string::npos) return "instance_id";
+  if (message.find("ip") != std::string::npos) return "ip";
+  return {};
+}
+
+Response store_error_response(const Request& request, const StoreError& e,
+                              const std::string& request_id) {
+  switch (e.kind()) {
+    case StoreError::Kind::kConflict:
+      return error_response(request, http::status::conflict, e.what(), conflict_field(e.what()));
+    case StoreError::Kind::kNotFound:
+      return error_response(request, http::status::not_found, e.what());
+    case StoreError::Kind::kInvalid:
+      return error_response(request, http::status::bad_request, e.what());
+    case StoreError::Kind::kUnavailable:
+      log_error("admin_store_unavailable", {{"request_id", request_id}, {"error", e.what()}});
+      return error_response(request, http::status::service_unavailable, "database unavailable");
+    case StoreError::Kind::kCorrupt:
+      break;
+  }
+  // StoreError messages are free of SQL, secrets and user-data by contract, so they may be logged.
+  log_error("admin_internal_error", {{"request_id", request_id}, {"error", e.what()}});
+  return error_response(request, http::status::internal_server_error, "internal error");
+}
+
+// The one place where an exception becomes a status (architecture §3.7).
+Response error_for(const Request& request, std::exception_ptr error,
+                   const std::string& request_id) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ApiError& e) {
+    Response response = error_response(request, e.status(), e.what(), e.field());
+    if (!e.allow().empty()) response.set(http::field::allow, e.allow());
+    return response;
+  } catch (const ValidationError& e) {
+    return error_response(request, http::status::bad_request, e.what(), e.field());
+  } catch (const StoreError& e) {
+    return store_error_response(request, e, request_id);
+  } catch (const nlohmann::json::exception& e) {
+    // Its text may quote request or record bytes (user-data): log only which error it was.
+    log_error("admin_internal_error", {{"request_id", request_id}, {"json_error", e.id}});
+  } catch (const std::exception& e) {
+    log_error("admin_internal_error", {{"request_id", request_id}, {"error", e.what()}});
+  } catch (...) {
+    log_error("admin_internal_error", {{"request_id", request_id}, {"error", "unknown"}});
+  }
+  return error_response(request, http::status::internal_server_error, "internal error");
+}
+
+}  // namespace
+
+Response AdminApi::handle(const Request& request, const IpKey& peer) {
+  std::string request_id;
+  try {
+    request_id = new_request_id();
+    const RequestTarget target = parse_target(request.target());
+    if (target.path == "/healthz") return healthz(request, fleet_.store());
+
+    const bool is_api = target.path == kApiPrefix ||
+                        target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;
+    if (!is_api) throw ApiError(http::status::not_found, "not found");
+
+    // Authenticate before routing, so that an anonymous caller learns nothing about the routes.
+    const std::optional<Principal> principal = authenticate(request, fleet_.store(), peer);
+    if (!principal) {
+      Response response =
+          error_response(request, http::status::unauthorized, "authentication required");
+      add_auth_challenges(response);
+      return response;
+    }
+    if (!is_instances_path(target.path)) throw ApiError(http::status::not_found, "not found");
+    const RouteContext ctx{request, fleet_, peer, *principal, request_id};
+    return route_instances(ctx, target);
+  } catch (...) {
+    try {
+      return error_for(request, std::current_exception(), request_id);
+    } catch (...) {
+      // Only allocation can fail here; answer without touching JSON or the log.
+      Response response{http::status::internal_server_error, request.version()};
+      response.set(http::field::content_type, "application/json");
+      response.set(http::field::cache_control, "no-store");
+      response.set("X-Content-Type-Options", "nosniff");
+      response.body() = R"({"error":"internal error"})";
+      response.prepare_payload();
+      return response;
+    }
+  }
+}
+
+}  // namespace cloudmeta::admin

@@ -1,0 +1,188 @@
+#include "instance_routes.hpp"
+
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api_error.hpp"
+#include "cloudmeta/log.hpp"
+#include "cloudmeta/record_json.hpp"
+#include "json_body.hpp"
+#include "json_response.hpp"
+
+namespace cloudmeta::admin {
+
+namespace {
+
+constexpr std::string_view kCollectionPath = "/api/v1/instances/";
+
+struct TagFilter {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: the key only has to be present
+};
+
+InstanceRecord parse_record(const nlohmann::json& body) {
+  try {
+    return record_from_json(body);
+  } catch (const nlohmann::json::exception& e) {
+    // A wrong JSON type that record_json did not name: still the client's fault, not ours.
+    throw ApiError(http::status::bad_request, std::string("invalid record: ") + e.what());
+  }
+}
+
+// Answers a taken id or address with a precise message before the Store is asked; the Store's
+// own kConflict still guards against a writer racing in between.
+void refuse_conflicts(Store& store, const InstanceRecord& record, bool is_new) {
+  if (is_new && store.find_instance(record.instance_id)) {
+    throw ApiError(http::status::conflict, "instance_id " + record.instance_id + " already exists",
+                   "instance_id");
+  }
+  const auto holder = store.find_instance_by_ip(record.ip);
+  if (holder && holder->instance_id != record.instance_id) {
+    throw ApiError(http::status::conflict,
+                   "ip " + record.ip + " is already used by " + holder->instance_id, "ip");
+  }
+}
+
+void log_write(const RouteContext& ctx, std::string_view event, const std::string& id) {
+  log_info(event, {{"instance", id},
+                   {"peer", ctx.peer.to_string()},
+                   {"principal", ctx.principal.name},
+                   {"request_id", ctx.request_id}});
+}
+
+Response created(const RouteContext& ctx, const InstanceRecord& stored) {
+  Response response = json_response(ctx.request, http::status::created, record_to_json(stored));
+  response.set(http::field::location, std::string(kCollectionPath) + stored.instance_id);
+  return response;
+}
+
+void require_path_id(const nlohmann::json& body, const std::string& id) {
+  const auto it = body.find("instance_id");
+  if (it == body.end()) return;
+  if (!it->is_string() || it->get<std::string>() != id) {
+    throw ApiError(http::status::bad_request, "instance_id in the body must match the URL",
+                   "instance_id");
+  }
+}
+
+// record_to_json shows user-data twice (user_data as text, user_data_base64); record_from_json
+// refuses the two when they disagree. A patch that sets (or nulls) one of them means "this is the
+// new user-data", so the old copy in the other representation must not survive the merge.
+void drop_stale_user_data(nlohmann::json& document, const nlohmann::json& patch) {
+  const bool text = patch.contains("user_data");
+  const bool base64 = patch.contains("user_data_base64");
+  if (text && !base64) document.erase("user_data_base64");
+  if (base64 && !text) document.erase("user_data");
+}
+
+bool matches(const InstanceRecord& record, const std::vector<TagFilter>& tags) {
+  for (const auto& filter : tags) {
+    const auto it = record.tags.find(filter.key);
+    if (it == record.tags.end()) return false;
+    if (filter.value && it->second != *filter.value) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Response list_instances(const RouteContext& ctx, const RequestTarget& target) {
+  std::optional<std::string> ip;
+  std::vector<TagFilter> tags;
+  for (const auto& [key, value] : target.query) {
+    if (key == "ip") {
+      const std::string canonical = canonical_ip(value, "ip");
+      if (ip && *ip != canonical) {
+        throw ApiError(http::status::bad_request, "ip may be given only once", "ip");
+      }
+      ip = canonical;
+    } else if (key == "tag") {
+      const auto eq = value.find('=');
+      TagFilter filter{value.substr(0, eq), std::nullopt};
+      if (eq != std::string::npos) filter.value = value.substr(eq + 1);
+      if (filter.key.empty()) {
+        throw ApiError(http::status::bad_request,
+                       "tag filter needs a key: ?tag=KEY or ?tag=KEY=VALUE", "tag");
+      }
+      tags.push_back(std::move(filter));
+    } else {
+      // Refused rather than ignored, so that a typo ("?tags=") does not silently list everything.
+      throw ApiError(http::status::bad_request, "unknown query parameter " + key, key);
+    }
+  }
+
+  Store& store = ctx.fleet.store();
+  std::vector<InstanceRecord> records;
+  if (ip) {
+    if (auto found = store.find_instance_by_ip(*ip)) records.push_back(std::move(*found));
+  } else {
+    records = store.list_instances();
+  }
+  nlohmann::json instances = nlohmann::json::array();
+  for (const auto& record : records) {
+    if (matches(record, tags)) instances.push_back(record_to_json(record));
+  }
+  const auto count = instances.size();
+  return json_response(ctx.request, http::status::ok,
+                       {{"instances", std::move(instances)}, {"count", count}});
+}
+
+Response create_instance(const RouteContext& ctx) {
+  const InstanceRecord record = parse_record(parse_json_object(ctx.request));
+  refuse_conflicts(ctx.fleet.store(), record, true);
+  const InstanceRecord stored = ctx.fleet.create(record);
+  log_write(ctx, "instance_created", stored.instance_id);
+  return created(ctx, stored);
+}
+
+Response get_instance(const RouteContext& ctx, const std::string& id) {
+  const auto record = ctx.fleet.store().find_instance(id);
+  if (!record) throw ApiError(http::status::not_found, "instance " + id + " not found");
+  return json_response(ctx.request, http::status::ok, record_to_json(*record));
+}
+
+Response put_instance(const RouteContext& ctx, const std::string& id) {
+  nlohmann::json body = parse_json_object(ctx.request);
+  require_path_id(body, id);
+  body["instance_id"] = id;
+  const InstanceRecord record = parse_record(body);
+  const bool is_new = !ctx.fleet.store().find_instance(id);
+  refuse_conflicts(ctx.fleet.store(), record, is_new);
+  if (is_new) {
+    const InstanceRecord stored = ctx.fleet.create(record);
+    log_write(ctx, "instance_created", id);
+    return created(ctx, stored);
+  }
+  const InstanceRecord stored = ctx.fleet.replace(record);
+  log_write(ctx, "instance_replaced", id);
+  return json_response(ctx.request, http::status::ok, record_to_json(stored));
+}
+
+Response patch_instance(const RouteContext& ctx, const std::string& id) {
+  const nlohmann::json patch = parse_json_object(ctx.request);
+  const auto existing = ctx.fleet.store().find_instance(id);
+  if (!existing) throw ApiError(http::status::not_found, "instance " + id + " not found");
+  require_path_id(patch, id);  // also refuses "instance_id": null, which would remove it
+
+  nlohmann::json document = record_to_json(*existing);
+  drop_stale_user_data(document, patch);
+  document.merge_patch(patch);  // RFC 7386: objects merge recursively, null removes a member
+  const InstanceRecord record = parse_record(document);
+  refuse_conflicts(ctx.fleet.store(), record, false);
+  const InstanceRecord stored = ctx.fleet.replace(record);
+  log_write(ctx, "instance_patched", id);
+  return json_response(ctx.request, http::status::ok, record_to_json(stored));
+}
+
+Response delete_instance(const RouteContext& ctx, const std::string& id) {
+  if (!ctx.fleet.remove(id)) {
+    throw ApiError(http::status::not_found, "instance " + id + " not found");
+  }
+  log_write(ctx, "instance_deleted", id);
+  return empty_response(ctx.request, http::status::no_content);
+}
+
+}  // namespace cloudmeta::admin

@@ -1,0 +1,31 @@
+// The /api/v1/instances handlers: list (with ?ip= and ?tag= filters), create, read, replace
+// (PUT), merge-patch (PATCH, RFC 7386) and delete. Each writes through Fleet, so the metadata
+// surface sees a change as soon as the response is sent, and logs the write (never the record).
+// Runs on the admin thread. Throws ApiError, ValidationError or StoreError; AdminApi maps them.
+#pragma once
+
+#include <string>
+
+#include "auth.hpp"
+#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/fleet.hpp"
+#include "request_target.hpp"
+
+namespace cloudmeta::admin {
+
+struct RouteContext {
+  const Request& request;
+  Fleet& fleet;
+  const IpKey& peer;
+  const Principal& principal;
+  const std::string& request_id;
+};
+
+Response list_instances(const RouteContext& ctx, const RequestTarget& target);
+Response create_instance(const RouteContext& ctx);
+Response get_instance(const RouteContext& ctx, const std::string& id);
+Response put_instance(const RouteContext& ctx, const std::string& id);
+Response patch_instance(const RouteContext& ctx, const std::string& id);
+Response delete_instance(const RouteContext& ctx, const std::string& id);
+
+}  // namespace cloudmeta::admin

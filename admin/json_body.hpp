@@ -1,0 +1,14 @@
+// Reads an admin request body as a JSON object. Throws ApiError: 415 for a non-JSON Content-Type
+// (a missing one is accepted, for curl users who forget -H), 400 "invalid JSON: ..." for bytes
+// that do not parse, 400 for JSON that is not an object. Thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "cloudmeta/admin_api.hpp"
+
+namespace cloudmeta::admin {
+
+nlohmann::json parse_json_object(const Request& request);
+
+}  // namespace cloudmeta::admin

@@ -1,0 +1,625 @@
+// The admin JSON API end to end below the socket: real Beast requests through AdminApi::handle,
+// a real SqliteStore in a temporary directory, the real Fleet and snapshot.
+#include "cloudmeta/admin_api.hpp"
+
+#include <doctest/doctest.h>
+#include <sodium.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <nlohmann/json.hpp>
+
+#include "cloudmeta/api_tokens.hpp"
+#include "cloudmeta/fleet.hpp"
+#include "cloudmeta/passwords.hpp"
+#include "cloudmeta/snapshot.hpp"
+#include "cloudmeta/store.hpp"
+
+namespace cm = cloudmeta;
+using cm::http::status;
+using cm::http::verb;
+using cm::admin::Request;
+using cm::admin::Response;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kPassword = "correct horse battery";
+constexpr const char* kId = "i-0123456789abcdef0";
+constexpr const char* kOtherId = "i-0fedcba9876543210";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "cloudmeta-admin-XXXXXX");
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string base64(const std::string& text) {
+  std::string out(sodium_base64_ENCODED_LEN(text.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()),
+                    text.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
+std::string basic(const std::string& user, const std::string& password) {
+  return "Basic " + base64(user + ":" + password);
+}
+
+json sample(const std::string& id = kId, const std::string& ip = "10.0.0.5") {
+  return {{"instance_id", id},
+          {"ip", ip},
+          {"hostname", "web-1"},
+          {"region", "us-east-1"},
+          {"availability_zone", "us-east-1a"},
+          {"tags", {{"Name", "web one"}, {"env", "prod"}}},
+          {"user_data", "#!/bin/sh\necho hi\n"}};
+}
+
+class Harness {
+ public:
+  Harness() {
+    store_ = cm::open_store("sqlite://" + db_path());
+    store_->migrate();
+    fleet_ = std::make_unique<cm::Fleet>(*store_, snapshots_);
+    fleet_->load_all();
+    api_ = std::make_unique<cm::admin::AdminApi>(*fleet_, config_);
+
+    cm::User user;
+    user.username = "admin";
+    user.password_hash = cm::hash_password(kPassword);
+    store_->create_user(user);
+    token_ = add_token("ci");
+  }
+
+  std::string add_token(const std::string& name) {
+    const auto created = cm::generate_api_token();
+    cm::ApiToken row;
+    row.name = name;
+    row.token_hash = created.hash;
+    row.prefix = created.prefix;
+    store_->create_api_token(row);
+    return created.token;
+  }
+
+  Request request(verb method, const std::string& target, const std::string& body = {}) const {
+    Request req{method, target, 11};
+    req.set(cm::http::field::host, "127.0.0.1:8001");
+    req.set(cm::http::field::authorization, "Bearer " + token_);
+    if (!body.empty()) req.set(cm::http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    return req;
+  }
+
+  Response send(const Request& req) { return api_->handle(req, peer_); }
+  Response send(verb method, const std::string& target, const std::string& body = {}) {
+    return send(request(method, target, body));
+  }
+  Response send(verb method, const std::string& target, const json& body) {
+    return send(method, target, body.dump());
+  }
+
+  json list(const std::string& query = {}) {
+    const Response res = send(verb::get, "/api/v1/instances" + query);
+    REQUIRE(res.result() == status::ok);
+    return json::parse(res.body());
+  }
+
+  bool served(const std::string& ip) const {
+    return snapshots_.load()->find(*cm::IpKey::parse(ip)) != nullptr;
+  }
+
+  cm::Store& store() { return *store_; }
+  std::string db_path() const { return (dir_.path() / "admin.db").string(); }
+  const std::string& token() const { return token_; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<cm::Store> store_;
+  cm::SnapshotHolder snapshots_;
+  std::unique_ptr<cm::Fleet> fleet_;
+  cm::Config config_;
+  std::unique_ptr<cm::admin::AdminApi> api_;
+  std::string token_;
+  cm::IpKey peer_ = *cm::IpKey::parse("127.0.0.1");
+};
+
+// Runs `fn` with stderr (where log lines go) sent to a file, and returns what was logged.
+std::string captured_log(const std::filesystem::path& file, const std::function<void()>& fn) {
+  const int saved = dup(STDERR_FILENO);
+  const int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(saved >= 0);
+  REQUIRE(fd >= 0);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+  fn();
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+json body_of(const Response& res) { return json::parse(res.body()); }
+
+std::size_t header_count(const Response& res, cm::http::field name) {
+  const auto range = res.equal_range(name);
+  return static_cast<std::size_t>(std::distance(range.first, range.second));
+}
+
+void check_error(const Response& res, status expected, const std::string& field = {}) {
+  CHECK(res.result() == expected);
+  CHECK(res[cm::http::field::content_type] == "application/json");
+  const json body = body_of(res);
+  CHECK(body["error"].is_string());
+  CHECK_FALSE(body["error"].get<std::string>().empty());
+  if (field.empty()) {
+    CHECK_FALSE(body.contains("field"));
+  } else {
+    CHECK(body.value("field", "") == field);
+  }
+}
+
+// Drops what legitimately changes on every write.
+json without_times(json record) {
+  record.erase("created_at");
+  record.erase("updated_at");
+  return record;
+}
+
+}  // namespace
+
+TEST_CASE("healthz answers without credentials; other methods get 405") {
+  Harness h;
+  Request req{verb::get, "/healthz", 11};
+  Response res = h.send(req);
+  CHECK(res.result() == status::ok);
+  CHECK(body_of(res) == json{{"status", "ok"}});
+
+  req.method(verb::post);
+  res = h.send(req);
+  check_error(res, status::method_not_allowed);
+  CHECK(res[cm::http::field::allow] == "GET");
+}
+
+TEST_CASE("healthz is 503 while the database does not answer") {
+  Harness h;
+  // Another process damages the schema (as a bad manual edit would); the Store's next query
+  // re-reads the schema and fails.
+  SQLite::Database other(h.db_path(), SQLite::OPEN_READWRITE);
+  const int cookie = other.execAndGet("PRAGMA schema_version").getInt();
+  const std::string good_sql =
+      other.execAndGet("SELECT sql FROM sqlite_master WHERE name = 'schema_migrations'");
+  auto set_schema = [&](const std::string& sql, int next_cookie) {
+    other.exec("PRAGMA writable_schema = ON");
+    SQLite::Statement update(other, "UPDATE sqlite_master SET sql = ? WHERE name = ?");
+    update.bind(1, sql);
+    update.bind(2, "schema_migrations");
+    update.exec();
+    other.exec("PRAGMA writable_schema = OFF");
+    other.exec("PRAGMA schema_version = " + std::to_string(next_cookie));
+  };
+
+  set_schema("CREATE TABLE schema_migrations (", cookie + 1);
+  Response res = h.send(Request{verb::get, "/healthz", 11});
+  CHECK(res.result() == status::service_unavailable);
+  CHECK(body_of(res) == json{{"status", "unavailable"}});
+  CHECK(res[cm::http::field::cache_control] == "no-store");
+
+  set_schema(good_sql, cookie + 2);
+  CHECK(h.send(Request{verb::get, "/healthz", 11}).result() == status::ok);
+}
+
+TEST_CASE("every response carries no-store and nosniff") {
+  Harness h;
+  const std::vector<Response> responses = {
+      h.send(verb::get, "/healthz"),
+      h.send(verb::get, "/api/v1/instances"),
+      h.send(verb::post, "/api/v1/instances", sample()),
+      h.send(verb::delete_, std::string("/api/v1/instances/") + kId),
+      h.send(verb::get, "/nowhere"),
+      h.send(Request{verb::get, "/api/v1/instances", 11}),
+  };
+  for (const auto& res : responses) {
+    CAPTURE(res.result_int());
+    CHECK(res[cm::http::field::cache_control] == "no-store");
+    CHECK(res["X-Content-Type-Options"] == "nosniff");
+  }
+}
+
+TEST_CASE("auth: missing credentials get 401 with Basic and Bearer challenges") {
+  Harness h;
+  Request req{verb::get, "/api/v1/instances", 11};
+  const Response res = h.send(req);
+  check_error(res, status::unauthorized);
+  REQUIRE(header_count(res, cm::http::field::www_authenticate) == 2);
+  std::string challenges;
+  const auto [first, last] = res.equal_range(cm::http::field::www_authenticate);
+  for (auto it = first; it != last; ++it) challenges += std::string(it->value()) + ";";
+  CHECK(challenges.find("Basic realm=\"cloudmeta\"") != std::string::npos);
+  CHECK(challenges.find("Bearer") != std::string::npos);
+}
+
+TEST_CASE("auth matrix") {
+  Harness h;
+  struct Case {
+    const char* name;
+    std::string authorization;
+    status expected;
+  };
+  const std::vector<Case> cases = {
+      {"bearer token", "Bearer " + h.token(), status::ok},
+      {"bearer scheme is case-insensitive", "bearer " + h.token(), status::ok},
+      {"bearer unknown token", "Bearer cm_" + std::string(43, 'A'), status::unauthorized},
+      {"bearer token with a character changed", "Bearer " + h.token() + "x", status::unauthorized},
+      {"bearer without token", "Bearer", status::unauthorized},
+      {"basic superuser password", basic("admin", kPassword), status::ok},
+      {"basic wrong password", basic("admin", "wrong password"), status::unauthorized},
+      {"basic unknown user", basic("nobody", kPassword), status::unauthorized},
+      {"basic empty password", basic("admin", ""), status::unauthorized},
+      {"basic token as password, any username", basic("whoever", h.token()), status::ok},
+      {"basic token as password, no username", basic("", h.token()), status::ok},
+      {"basic bad token as password", basic("admin", "cm_nope"), status::unauthorized},
+      {"basic not base64", "Basic %%%%", status::unauthorized},
+      {"basic without colon", "Basic " + base64("admin"), status::unauthorized},
+      {"unsupported scheme", "Digest username=\"admin\"", status::unauthorized},
+      {"token without scheme", h.token(), status::unauthorized},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    Request req = h.request(verb::get, "/api/v1/instances");
+    req.set(cm::http::field::authorization, c.authorization);
+    const Response res = h.send(req);
+    CHECK(res.result() == c.expected);
+    if (c.expected == status::unauthorized) {
+      CHECK(header_count(res, cm::http::field::www_authenticate) == 2);
+    }
+  }
+}
+
+TEST_CASE("auth: a used token is touched, a revoked token is refused") {
+  Harness h;
+  const std::string other = h.add_token("deploy");
+  Request req = h.request(verb::get, "/api/v1/instances");
+  req.set(cm::http::field::authorization, "Bearer " + other);
+  REQUIRE(h.send(req).result() == status::ok);
+  for (const auto& token : h.store().list_api_tokens()) {
+    CAPTURE(token.name);
+    CHECK(token.last_used_at.empty() == (token.name != "deploy"));
+  }
+
+  REQUIRE(h.store().revoke_api_token("deploy"));
+  CHECK(h.send(req).result() == status::unauthorized);
+  req.set(cm::http::field::authorization, basic("admin", other));
+  CHECK(h.send(req).result() == status::unauthorized);
+  CHECK(h.send(verb::get, "/api/v1/instances").result() == status::ok);  // "ci" still works
+}
+
+TEST_CASE("auth: failures are logged with peer and username, never with a secret") {
+  Harness h;
+  TempDir dir;
+  const std::string guessed_token = "cm_" + std::string(43, 'Q');
+  const std::string log = captured_log(dir.path() / "log", [&] {
+    Request req = h.request(verb::get, "/api/v1/instances");
+    req.set(cm::http::field::authorization, basic("admin", "s3cret-guess"));
+    CHECK(h.send(req).result() == status::unauthorized);
+    req.set(cm::http::field::authorization, "Bearer " + guessed_token);
+    CHECK(h.send(req).result() == status::unauthorized);
+    req.set(cm::http::field::authorization, basic("admin", kPassword));
+    CHECK(h.send(req).result() == status::ok);
+    CHECK(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  });
+  CHECK(log.find("admin_auth_failed") != std::string::npos);
+  CHECK(log.find("peer=127.0.0.1") != std::string::npos);
+  CHECK(log.find("username=admin") != std::string::npos);
+  CHECK(log.find("instance_created") != std::string::npos);
+  CHECK(log.find("principal=token:ci") != std::string::npos);
+  for (const std::string& secret : {std::string("s3cret-guess"), guessed_token,
+                                    std::string(kPassword), h.token(), std::string("echo hi")}) {
+    CAPTURE(secret);
+    CHECK(log.find(secret) == std::string::npos);
+  }
+}
+
+TEST_CASE("routing: unknown paths are 404 JSON; the API hides its routes from strangers") {
+  Harness h;
+  check_error(h.send(verb::get, "/"), status::not_found);
+  check_error(h.send(verb::get, "/latest/meta-data/"), status::not_found);
+  check_error(h.send(verb::get, "/api/v1/nothing"), status::not_found);
+  check_error(h.send(verb::get, std::string("/api/v1/instances/") + kId + "/tags"),
+              status::not_found);
+  check_error(h.send(Request{verb::get, "/api/v1/nothing", 11}), status::unauthorized);
+  check_error(h.send(verb::get, "/api/v1/instances/%zz"), status::bad_request);
+}
+
+TEST_CASE("routing: known paths with the wrong method are 405 with Allow") {
+  Harness h;
+  Response res = h.send(verb::delete_, "/api/v1/instances");
+  check_error(res, status::method_not_allowed);
+  CHECK(res[cm::http::field::allow] == "GET, POST");
+  res = h.send(verb::post, std::string("/api/v1/instances/") + kId, sample());
+  check_error(res, status::method_not_allowed);
+  CHECK(res[cm::http::field::allow] == "GET, PUT, PATCH, DELETE");
+  CHECK(h.list()["count"] == 0);
+}
+
+TEST_CASE("POST creates: 201, Location, the stored record, visible to the metadata surface") {
+  Harness h;
+  CHECK_FALSE(h.served("10.0.0.5"));
+  const Response res = h.send(verb::post, "/api/v1/instances", sample());
+  REQUIRE(res.result() == status::created);
+  CHECK(res[cm::http::field::location] == std::string("/api/v1/instances/") + kId);
+  CHECK(res[cm::http::field::content_type] == "application/json");
+  const json created = body_of(res);
+  CHECK(created["instance_id"] == kId);
+  CHECK(created["ip"] == "10.0.0.5");
+  CHECK(created["tags"]["Name"] == "web one");
+  CHECK(created["user_data"] == "#!/bin/sh\necho hi\n");
+  CHECK_FALSE(created["created_at"].get<std::string>().empty());
+  CHECK(h.served("10.0.0.5"));
+
+  const Response got = h.send(verb::get, std::string("/api/v1/instances/") + kId);
+  REQUIRE(got.result() == status::ok);
+  CHECK(body_of(got) == created);
+}
+
+TEST_CASE("POST accepts a missing Content-Type and +json types, refuses others with 415") {
+  Harness h;
+  Request req = h.request(verb::post, "/api/v1/instances", sample().dump());
+  req.erase(cm::http::field::content_type);
+  CHECK(h.send(req).result() == status::created);
+
+  req = h.request(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.6").dump());
+  req.set(cm::http::field::content_type, "text/plain");
+  check_error(h.send(req), status::unsupported_media_type);
+  req.set(cm::http::field::content_type, "Application/JSON; charset=utf-8");
+  CHECK(h.send(req).result() == status::created);
+  CHECK(h.list()["count"] == 2);
+}
+
+TEST_CASE("refused writes leave the stored records unchanged") {
+  Harness h;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  const json before = h.list();
+  REQUIRE(before["count"] == 1);
+
+  SUBCASE("bad JSON") {
+    const Response res = h.send(verb::post, "/api/v1/instances", std::string("{\"ip\": "));
+    check_error(res, status::bad_request);
+    CHECK(body_of(res)["error"].get<std::string>().rfind("invalid JSON: ", 0) == 0);
+  }
+  SUBCASE("not an object") {
+    check_error(h.send(verb::post, "/api/v1/instances", std::string("[1, 2]")),
+                status::bad_request);
+    check_error(h.send(verb::post, "/api/v1/instances", std::string("\"text\"")),
+                status::bad_request);
+  }
+  SUBCASE("empty body") {
+    check_error(h.send(verb::post, "/api/v1/instances", std::string()), status::bad_request);
+  }
+  SUBCASE("wrong type names the field") {
+    json body = sample(kOtherId, "10.0.0.6");
+    body["ip"] = 5;
+    check_error(h.send(verb::post, "/api/v1/instances", body), status::bad_request, "ip");
+    body = sample(kOtherId, "10.0.0.6");
+    body["tags"] = json::array({"a"});
+    check_error(h.send(verb::post, "/api/v1/instances", body), status::bad_request, "tags");
+  }
+  SUBCASE("invalid value and unknown field name the field") {
+    json body = sample(kOtherId, "10.0.0.6");
+    body["ip"] = "10.0.0.300";
+    check_error(h.send(verb::post, "/api/v1/instances", body), status::bad_request, "ip");
+    body = sample(kOtherId, "10.0.0.6");
+    body["user_dat"] = "x";
+    check_error(h.send(verb::post, "/api/v1/instances", body), status::bad_request, "user_dat");
+    body = sample("i-123", "10.0.0.6");
+    check_error(h.send(verb::post, "/api/v1/instances", body), status::bad_request, "instance_id");
+  }
+  SUBCASE("duplicate instance_id is 409 naming instance_id") {
+    check_error(h.send(verb::post, "/api/v1/instances", sample(kId, "10.0.0.6")),
+                status::conflict, "instance_id");
+  }
+  SUBCASE("duplicate ip is 409 naming ip, also in another spelling") {
+    check_error(h.send(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.5")),
+                status::conflict, "ip");
+    check_error(h.send(verb::post, "/api/v1/instances", sample(kOtherId, "::ffff:10.0.0.5")),
+                status::conflict, "ip");
+    CHECK_FALSE(h.store().find_instance(kOtherId));
+  }
+  SUBCASE("PUT taking another instance's ip") {
+    check_error(h.send(verb::put, std::string("/api/v1/instances/") + kOtherId,
+                       sample(kOtherId, "10.0.0.5")),
+                status::conflict, "ip");
+  }
+  SUBCASE("PATCH with a bad value") {
+    check_error(h.send(verb::patch, std::string("/api/v1/instances/") + kId,
+                       json{{"region", "Nowhere"}}),
+                status::bad_request, "region");
+  }
+  CHECK(h.list() == before);
+}
+
+TEST_CASE("GET of an unknown instance is 404") {
+  Harness h;
+  check_error(h.send(verb::get, std::string("/api/v1/instances/") + kId), status::not_found);
+  check_error(h.send(verb::get, "/api/v1/instances/not-an-id"), status::not_found);
+}
+
+TEST_CASE("PUT creates (201) then replaces (200), and is idempotent") {
+  Harness h;
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  json body = sample();
+  body.erase("instance_id");  // the path names it
+
+  const Response first = h.send(verb::put, path, body);
+  REQUIRE(first.result() == status::created);
+  CHECK(first[cm::http::field::location] == path);
+  const Response second = h.send(verb::put, path, body);
+  REQUIRE(second.result() == status::ok);
+  CHECK(without_times(body_of(second)) == without_times(body_of(first)));
+  CHECK(body_of(second)["created_at"] == body_of(first)["created_at"]);
+  CHECK(h.list()["count"] == 1);
+
+  // PUT replaces the whole record: what the body leaves out is gone.
+  body.erase("tags");
+  body["ip"] = "10.0.0.9";
+  const Response third = h.send(verb::put, path, body);
+  REQUIRE(third.result() == status::ok);
+  CHECK(body_of(third)["tags"] == json::object());
+  CHECK(h.served("10.0.0.9"));
+  CHECK_FALSE(h.served("10.0.0.5"));
+
+  // A GET body can be PUT back unchanged.
+  const json got = body_of(h.send(verb::get, path));
+  const Response round_trip = h.send(verb::put, path, got);
+  REQUIRE(round_trip.result() == status::ok);
+  CHECK(without_times(body_of(round_trip)) == without_times(got));
+}
+
+TEST_CASE("PUT refuses a body whose instance_id differs from the path") {
+  Harness h;
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  check_error(h.send(verb::put, path, sample(kOtherId)), status::bad_request, "instance_id");
+  json body = sample();
+  body["instance_id"] = nullptr;
+  check_error(h.send(verb::put, path, body), status::bad_request, "instance_id");
+  check_error(h.send(verb::put, "/api/v1/instances/i-bad", json{{"ip", "10.0.0.7"}}),
+              status::bad_request, "instance_id");
+  CHECK(h.list()["count"] == 0);
+}
+
+TEST_CASE("PATCH merges (RFC 7386): members replace, objects merge, null removes") {
+  Harness h;
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+
+  Request req = h.request(verb::patch, path,
+                          json{{"hostname", "web-2"},
+                               {"tags", {{"env", nullptr}, {"team", "infra"}}},
+                               {"metadata_options", {{"http_tokens", "required"}}}}
+                              .dump());
+  req.set(cm::http::field::content_type, "application/merge-patch+json");
+  Response res = h.send(req);
+  REQUIRE(res.result() == status::ok);
+  json record = body_of(res);
+  CHECK(record["hostname"] == "web-2");
+  CHECK(record["tags"] == json{{"Name", "web one"}, {"team", "infra"}});
+  CHECK(record["metadata_options"]["http_tokens"] == "required");
+  CHECK(record["metadata_options"]["http_endpoint"] == "enabled");
+  CHECK(record["ip"] == "10.0.0.5");
+  CHECK(record["user_data"] == "#!/bin/sh\necho hi\n");
+  CHECK(body_of(h.send(verb::get, path)) == record);
+
+  // New user-data in one representation replaces both.
+  res = h.send(verb::patch, path, json{{"user_data", "#cloud-config\n"}});
+  REQUIRE(res.result() == status::ok);
+  CHECK(body_of(res)["user_data"] == "#cloud-config\n");
+  CHECK(body_of(res)["user_data_base64"] == "I2Nsb3VkLWNvbmZpZwo=");
+
+  res = h.send(verb::patch, path, json{{"user_data", nullptr}, {"hostname", nullptr}});
+  REQUIRE(res.result() == status::ok);
+  record = body_of(res);
+  CHECK(record["user_data"].is_null());
+  CHECK(record["user_data_base64"].is_null());
+  CHECK(record["hostname"] == "");
+  CHECK_FALSE(h.store().find_instance(kId)->user_data.has_value());
+
+  // An empty patch changes nothing but is still a valid write.
+  res = h.send(verb::patch, path, json::object());
+  REQUIRE(res.result() == status::ok);
+  CHECK(without_times(body_of(res)) == without_times(record));
+}
+
+TEST_CASE("PATCH may not change instance_id; unknown instances are 404") {
+  Harness h;
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  check_error(h.send(verb::patch, path, json{{"hostname", "x"}}), status::not_found);
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  const json before = h.list();
+
+  check_error(h.send(verb::patch, path, json{{"instance_id", kOtherId}}), status::bad_request,
+              "instance_id");
+  check_error(h.send(verb::patch, path, json{{"instance_id", nullptr}}), status::bad_request,
+              "instance_id");
+  check_error(h.send(verb::patch, path, std::string("[]")), status::bad_request);
+  CHECK(h.send(verb::patch, path, json{{"instance_id", kId}}).result() == status::ok);
+  CHECK(without_times(h.list()["instances"][0]) == without_times(before["instances"][0]));
+}
+
+TEST_CASE("DELETE: 204 then 404, and the metadata surface forgets the instance") {
+  Harness h;
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  REQUIRE(h.served("10.0.0.5"));
+
+  const Response res = h.send(verb::delete_, path);
+  CHECK(res.result() == status::no_content);
+  CHECK(res.body().empty());
+  CHECK_FALSE(h.served("10.0.0.5"));
+  check_error(h.send(verb::delete_, path), status::not_found);
+  check_error(h.send(verb::get, path), status::not_found);
+  CHECK(h.list()["count"] == 0);
+}
+
+TEST_CASE("list filters: ip (canonicalised), tag=k=v, tag=k, all must match") {
+  Harness h;
+  json a = sample(kId, "10.0.0.5");
+  json b = sample(kOtherId, "fd00::5");
+  b["tags"] = {{"Name", "db"}, {"env", "prod"}, {"tier", "data"}};
+  json c = sample("i-0aaaaaaaaaaaaaaaa", "10.0.0.7");
+  c["tags"] = {{"Name", "web one"}, {"env", "dev"}};
+  for (const auto& record : {a, b, c}) {
+    REQUIRE(h.send(verb::post, "/api/v1/instances", record).result() == status::created);
+  }
+  auto ids = [&](const std::string& query) {
+    const json listing = h.list(query);
+    std::vector<std::string> out;
+    for (const auto& record : listing["instances"]) out.push_back(record["instance_id"]);
+    CHECK(listing["count"] == out.size());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(ids("").size() == 3);
+  CHECK(ids("?ip=10.0.0.5") == V{kId});
+  CHECK(ids("?ip=%3A%3Affff%3A10.0.0.5") == V{kId});
+  CHECK(ids("?ip=FD00:0:0::5") == V{kOtherId});
+  CHECK(ids("?ip=10.0.0.99").empty());
+  CHECK(ids("?tag=env=prod") == V{kId, kOtherId});
+  CHECK(ids("?tag=tier") == V{kOtherId});
+  CHECK(ids("?tag=Name=web+one") == V{kId, "i-0aaaaaaaaaaaaaaaa"});
+  CHECK(ids("?tag=Name%3Dweb%20one&tag=env=dev") == V{"i-0aaaaaaaaaaaaaaaa"});
+  CHECK(ids("?tag=env=prod&ip=fd00::5") == V{kOtherId});
+  CHECK(ids("?tag=env=").empty());
+  CHECK(ids("?tag=missing").empty());
+
+  check_error(h.send(verb::get, "/api/v1/instances?ip=not-an-ip"), status::bad_request, "ip");
+  check_error(h.send(verb::get, "/api/v1/instances?tags=env"), status::bad_request, "tags");
+  check_error(h.send(verb::get, "/api/v1/instances?tag="), status::bad_request, "tag");
+  check_error(h.send(verb::get, "/api/v1/instances?tag=%G1"), status::bad_request);
+}
