@@ -235,6 +235,22 @@ TEST_CASE("healthz is 503 while the database does not answer") {
   CHECK(h.send(Request{verb::get, "/healthz", 11}).result() == status::ok);
 }
 
+TEST_CASE("a damaged row is a 500 with a generic message and a logged request id") {
+  Harness h;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  SQLite::Database other(h.db_path(), SQLite::OPEN_READWRITE);
+  other.exec("UPDATE instances SET doc = 'not json'");
+
+  TempDir dir;
+  Response res;
+  const std::string log =
+      captured_log(dir.path() / "log", [&] { res = h.send(verb::get, "/api/v1/instances"); });
+  CHECK(res.result() == status::internal_server_error);
+  CHECK(body_of(res) == json{{"error", "internal error"}});
+  CHECK(log.find("admin_internal_error") != std::string::npos);
+  CHECK(log.find("request_id=") != std::string::npos);
+}
+
 TEST_CASE("every response carries no-store and nosniff") {
   Harness h;
   const std::vector<Response> responses = {
