@@ -200,3 +200,17 @@ TEST_CASE("imds wire: a caller with no record gets 404 everywhere") {
   CHECK(d.imds_get(kVm, "/latest/meta-data/instance-id").body == kId);
   CHECK(d.stop() == 0);
 }
+
+TEST_CASE("imds wire: X-Forwarded-For names the caller only from TRUSTED_PROXIES") {
+  Deployment d(Environment{{"TRUSTED_PROXIES", "127.0.0.2"}});
+  d.start();
+  d.create_instance(instance_record(kId, kVm));
+
+  const Headers forwarded_for_vm = {{"X-Forwarded-For", kVm}};
+  CHECK(d.imds_get("127.0.0.2", "/latest/meta-data/instance-id", forwarded_for_vm).body == kId);
+  // From any other peer the header is ignored: the TCP source is the caller, as on AWS.
+  CHECK(d.imds_get("127.0.0.3", "/latest/meta-data/instance-id", forwarded_for_vm).status == 404);
+  CHECK(d.imds_get(kVm, "/latest/meta-data/instance-id", {{"X-Forwarded-For", kStranger}}).body ==
+        kId);
+  CHECK(d.stop() == 0);
+}
