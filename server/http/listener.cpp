@@ -69,7 +69,16 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    net::co_spawn(executor, handler(std::move(socket), std::move(*slot)), net::detached);
+    // A session must never throw; if one does, say so instead of dropping it silently.
+    net::co_spawn(executor, handler(std::move(socket), std::move(*slot)),
+                  [surface](std::exception_ptr error) {
+                    if (!error) return;
+                    try {
+                      std::rethrow_exception(error);
+                    } catch (const std::exception& e) {
+                      log_error("session_failed", {{"surface", surface}, {"error", e.what()}});
+                    }
+                  });
   }
 }
 

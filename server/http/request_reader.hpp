@@ -3,6 +3,8 @@
 // (the read timeout on a fresh connection), and the whole request, once begun, by the read timeout.
 #pragma once
 
+#include <algorithm>
+
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
 
@@ -25,7 +27,9 @@ net::awaitable<ReadResult> read_request(beast::tcp_stream& stream, beast::flat_b
   beast::error_code ec;
   if (buffer.size() == 0) {
     stream.expires_after(first_request ? limits.read_timeout : limits.idle_timeout);
-    auto n = co_await stream.async_read_some(buffer.prepare(4096),
+    // Never ask the buffer for more than its cap: prepare() throws beyond it.
+    const auto room = std::min<std::size_t>(4096, buffer.max_size() - buffer.size());
+    auto n = co_await stream.async_read_some(buffer.prepare(room),
                                              net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return ReadResult::kClosed;
     buffer.commit(n);
