@@ -50,6 +50,15 @@ Response healthz(const Request& request, Store& store) {
   return json_response(request, http::status::ok, {{"status", "ok"}});
 }
 
+Response readyz(const Request& request, bool ready, const SnapshotHolder& snapshots) {
+  if (request.method() != http::verb::get) method_not_allowed("GET");
+  if (!ready) {
+    return json_response(request, http::status::service_unavailable, {{"status", "not ready"}});
+  }
+  return json_response(request, http::status::ok,
+                       {{"status", "ready"}, {"instances", snapshots.load()->size()}});
+}
+
 Response route_instances(const RouteContext& ctx, const RequestTarget& target) {
   const http::verb method = ctx.request.method();
   std::string_view path = target.path;
@@ -139,6 +148,7 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
     request_id = new_request_id();
     const RequestTarget target = parse_target(request.target());
     if (target.path == "/healthz") return healthz(request, fleet_.store());
+    if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
 
     const bool is_api = target.path == kApiPrefix ||
                         target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;

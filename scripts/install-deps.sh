@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package cloudmeta needs to build, run and test.
-# Idempotent: apt-get skips what is already installed. Used by the README and by .ci/run.
+# Idempotent: apt-get skips what is already installed. Used by the README, .ci/run and
+# docker/Dockerfile (with --build-only).
 set -euo pipefail
 
-packages=(
-  # build
+# `--build-only`: just what compiling needs (docker/Dockerfile's build stage uses this).
+build_packages=(
   build-essential cmake pkg-config git
   libboost1.81-dev            # Beast + Asio (header-only); 1.81 over 1.74: as_tuple, fixed coroutines
   libsqlite3-dev libsqlitecpp-dev
@@ -13,11 +14,19 @@ packages=(
   libcli11-dev                # the command line
   libssl-dev                  # identity-document signing (PKCS#7, RSA)
   libpq-dev                   # the PostgreSQL backend (libpq)
+  libsystemd-dev              # sd_notify (Type=notify, watchdog) and socket activation
   doctest-dev
-  # tests: real clients and real tools
+)
+test_packages=(
+  # real clients and real tools
   python3 cloud-init python3-botocore awscli iproute2 curl sqlite3
   postgresql                  # a real server for the store tests (tests/support/pg_cluster.sh)
+  systemd                     # systemd-analyze, systemd-socket-activate (tests/systemd)
+  podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
 )
+
+packages=("${build_packages[@]}")
+if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

@@ -1,8 +1,11 @@
 #include "cloudmeta/app.hpp"
 
 #include <sodium.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <memory>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -14,13 +17,12 @@
 #include "cloudmeta/token_authority.hpp"
 #include "http/listener.hpp"
 #include "http/sessions.hpp"
+#include "reload.hpp"
 #include "secret_key.hpp"
+#include "systemd_integration.hpp"
 
 namespace cloudmeta {
 namespace {
-
-// In-flight requests get this long to finish after SIGTERM before the process exits anyway.
-constexpr auto kShutdownGrace = std::chrono::seconds(5);
 
 unsigned io_thread_count(const Config& config) {
   if (config.threads > 0) return config.threads;
@@ -41,6 +43,12 @@ net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interv
       log_warn("snapshot_refresh_failed", {{"error", e.what()}});
     }
   }
+}
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
 }
 
 }  // namespace
@@ -82,29 +90,45 @@ int serve(const Config& config) {
   try {
     // One io_context and one SO_REUSEPORT acceptor per metadata thread: no lock is shared
     // between requests on different threads.
+    // A socket passed by systemd is shared by every metadata thread through dup()ed fds: each
+    // thread's acceptor waits on the same kernel queue (the winner of a wake-up accepts, the
+    // others see EAGAIN and wait again), so no connection is handed between threads.
+    const systemd::ActivatedSockets activated = systemd::take_activated_sockets();
     std::uint16_t port = config.port;
     for (unsigned i = 0; i < threads; ++i) {
       imds_io.push_back(std::make_unique<net::io_context>(1));
+      if (!activated.metadata.empty()) {
+        // Several metadata sockets, e.g. 169.254.169.254:80 and [fd00:ec2::254]:80.
+        for (const int passed : activated.metadata) {
+          const int fd = i == 0 ? passed : ::dup(passed);
+          if (fd < 0) throw std::system_error(errno, std::generic_category(), "dup");
+          imds_acceptors.push_back(systemd::adopt_acceptor(*imds_io.back(), fd));
+        }
+        continue;
+      }
       imds_acceptors.push_back(
           http_server::bind_acceptor(*imds_io.back(), config.bind, port, true));
       port = imds_acceptors.back().local_endpoint().port();  // PORT=0: all share the first's
     }
     admin_acceptor.emplace(
-        http_server::bind_acceptor(admin_io, config.admin_bind, config.admin_port, false));
+        activated.admin
+            ? systemd::adopt_acceptor(admin_io, *activated.admin)
+            : http_server::bind_acceptor(admin_io, config.admin_bind, config.admin_port, false));
   } catch (const std::exception& e) {
     log_error("bind_failed", {{"error", e.what()}});
     return 1;
   }
-  log_info("listening", {{"surface", "metadata"}, {"address", config.bind},
-                         {"port", imds_acceptors.front().local_endpoint().port()},
-                         {"threads", threads}});
-  log_info("listening", {{"surface", "admin"}, {"address", config.admin_bind},
-                         {"port", admin_acceptor->local_endpoint().port()}});
+  const tcp::endpoint imds_endpoint = imds_acceptors.front().local_endpoint();
+  const tcp::endpoint admin_endpoint = admin_acceptor->local_endpoint();
+  log_info("listening", {{"surface", "metadata"}, {"address", imds_endpoint.address().to_string()},
+                         {"port", imds_endpoint.port()}, {"threads", threads}});
+  log_info("listening", {{"surface", "admin"}, {"address", admin_endpoint.address().to_string()},
+                         {"port", admin_endpoint.port()}});
 
-  for (unsigned i = 0; i < threads; ++i) {
-    net::co_spawn(*imds_io[i],
+  for (auto& acceptor : imds_acceptors) {
+    net::co_spawn(acceptor.get_executor(),
                   http_server::accept_loop(
-                      imds_acceptors[i], imds_limiter, "metadata",
+                      acceptor, imds_limiter, "metadata",
                       [&](tcp::socket s, http_server::ConnectionLimiter::Slot slot) {
                         return http_server::serve_imds_connection(std::move(s), imds_context,
                                                                   std::move(slot));
@@ -121,23 +145,51 @@ int serve(const Config& config) {
                 net::detached);
   net::co_spawn(admin_io, refresh_loop(fleet, config.refresh_interval), net::detached);
 
+  // Both surfaces listen and the snapshot is loaded: ready (systemd, /readyz).
+  api.set_ready(true);
+  const auto status = [&, listening = "metadata " + endpoint_text(imds_endpoint) + ", admin " +
+                                      endpoint_text(admin_endpoint)] {
+    return "serving " + std::to_string(snapshots.load()->size()) + " instances; " + listening;
+  };
+  if (systemd::notify_ready(status())) {
+    net::co_spawn(admin_io, systemd::keep_informed(status), net::detached);
+  }
+
+  // SIGHUP: re-read what can change while serving (log level and format).
+  net::signal_set reload_signals(admin_io, SIGHUP);
+  auto reload = [&]() -> net::awaitable<void> {
+    Config running = config;
+    for (;;) {
+      beast::error_code ec;
+      co_await reload_signals.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+      running = reload_settings(running);
+    }
+  };
+  net::co_spawn(admin_io, reload(), net::detached);
+
   // Shutdown: stop accepting at once, give open connections the grace period, then stop.
   net::signal_set signals(admin_io, SIGINT, SIGTERM);
   auto shutdown = [&]() -> net::awaitable<void> {
     beast::error_code ec;
     const int signal = co_await signals.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
-    log_info("stopping", {{"signal", signal}});
-    for (unsigned i = 0; i < threads; ++i) {
-      net::post(*imds_io[i], [&acceptor = imds_acceptors[i]] {
+    log_info("stopping", {{"signal", signal},
+                          {"grace_s", static_cast<std::int64_t>(config.shutdown_grace.count())}});
+    api.set_ready(false);
+    systemd::notify_stopping("stopping: finishing open requests");
+    reload_signals.cancel();
+    for (auto& acceptor_on_its_thread : imds_acceptors) {
+      net::post(acceptor_on_its_thread.get_executor(), [&acceptor = acceptor_on_its_thread] {
         beast::error_code ignored;
         acceptor.close(ignored);
       });
     }
     admin_acceptor->close(ec);
-    const auto deadline = std::chrono::steady_clock::now() + kShutdownGrace;
+    const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     net::steady_timer poll(admin_io);
-    while (imds_limiter.open_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (imds_limiter.open_connections() + admin_limiter.open_connections() > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
       poll.expires_after(std::chrono::milliseconds(20));
       co_await poll.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
@@ -151,6 +203,7 @@ int serve(const Config& config) {
   admin_io.run();
   for (auto& io : imds_io) io->stop();
   for (auto& w : workers) w.join();
+  store.reset();  // nothing uses it any more: close the database cleanly before exiting
   log_info("stopped");
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli_commands.hpp"
+#include "healthcheck.hpp"
 #include "cloudmeta/app.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/log.hpp"
@@ -106,6 +107,11 @@ class Cli {
     token_revoke_->add_option("--name", token_name_, "The token's name")->required();
 
     version_ = app_.add_subcommand("version", "Print the version");
+
+    healthcheck_ = app_.add_subcommand(
+        "healthcheck", "GET /healthz on ADMIN_BIND:ADMIN_PORT; exit 0 if healthy, else 1");
+    healthcheck_->add_option("--timeout", healthcheck_timeout_s_, "Seconds to wait for the answer")
+        ->check(CLI::Range(1, 600));
   }
 
   void add_noinput(CLI::App* command) {
@@ -144,6 +150,10 @@ class Cli {
         return 0;
       }
       if (token_->parsed()) return dispatch_token();
+      if (healthcheck_->parsed()) {
+        return healthcheck(load_settings().config, std::chrono::seconds(healthcheck_timeout_s_),
+                           err_);
+      }
       err_ << app_.help();
       return usage_error("a command is required");
     } catch (const ConfigError& e) {
@@ -183,6 +193,8 @@ class Cli {
   CLI::App* token_list_ = nullptr;
   CLI::App* token_revoke_ = nullptr;
   CLI::App* version_ = nullptr;
+  CLI::App* healthcheck_ = nullptr;
+  int healthcheck_timeout_s_ = 3;
   cli::SuperuserRequest superuser_;
   std::string token_name_;
 };

@@ -94,6 +94,9 @@ const IntSetting kIntSettings[] = {
     {"REFRESH_INTERVAL_MS", 10, 3'600'000, "how often the database is checked for other writers",
      [](Config& c, long long v) { c.refresh_interval = Ms(v); },
      [](const Config& c) -> long long { return c.refresh_interval.count(); }},
+    {"SHUTDOWN_GRACE", 0, 3600, "seconds open requests get to finish after SIGTERM",
+     [](Config& c, long long v) { c.shutdown_grace = std::chrono::seconds(v); },
+     [](const Config& c) -> long long { return c.shutdown_grace.count(); }},
 };
 
 struct OtherSetting {

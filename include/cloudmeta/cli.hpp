@@ -1,5 +1,6 @@
 // The `cloudmeta` command line: serve, migrate, createsuperuser, changepassword, token
-// create|list|revoke, version. Settings come from the environment and ./.env (Config).
+// create|list|revoke, version, healthcheck. Settings come from the environment and ./.env
+// (Config).
 // Exit codes, which scripts rely on: 0 success (and --help, --version); 2 usage or configuration
 // error (unknown flag or command, bad value, bad environment variable), reported as one
 // `cloudmeta: error: ...` line on stderr; 1 any other failure (store, duplicate user, unknown token).

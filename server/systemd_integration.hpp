@@ -1,0 +1,44 @@
+// What `cloudmeta serve` does for systemd (and systemd-socket-activate): take the listening
+// sockets it passes (LISTEN_FDS, named by FileDescriptorName= in cloudmeta.socket) and report
+// readiness, status, stopping and watchdog keep-alives to NOTIFY_SOCKET. Without systemd every
+// call is a no-op and the server binds its own sockets, so the same binary and unit files work
+// with and without the .socket unit.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cloudmeta/asio.hpp"
+
+namespace cloudmeta::systemd {
+
+// Listening sockets handed over by the service manager, by surface. The metadata surface may
+// have several (an IPv4 and an IPv6 address); a single unnamed socket (systemd-socket-activate
+// without --fdname) is the metadata surface.
+struct ActivatedSockets {
+  std::vector<int> metadata;
+  std::optional<int> admin;
+};
+
+// Takes (and unsets) LISTEN_FDS/LISTEN_FDNAMES. Throws std::runtime_error for a passed fd that is
+// not a listening TCP socket or carries a name other than "metadata" or "admin": starting with a
+// socket we would silently ignore is worse than not starting.
+ActivatedSockets take_activated_sockets();
+
+// An acceptor on a passed listening socket. The acceptor owns `fd`.
+tcp::acceptor adopt_acceptor(net::io_context& context, int fd);
+
+// Each returns true when a service manager received the message.
+bool notify_ready(const std::string& status);
+bool notify_status(const std::string& status);
+bool notify_stopping(const std::string& status);
+
+// Keeps the service manager informed while the server runs: WATCHDOG=1 at half of WatchdogSec=
+// when the unit sets it, and STATUS= whenever `status()` changes. Runs on the admin thread, so a
+// wedged admin thread (the one that owns the store) is what the watchdog catches.
+net::awaitable<void> keep_informed(std::function<std::string()> status);
+
+}  // namespace cloudmeta::systemd
