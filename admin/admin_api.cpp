@@ -39,15 +39,25 @@ std::string new_request_id() {
   throw ApiError(http::status::method_not_allowed, "method not allowed", {}, std::string(allow));
 }
 
-Response healthz(const Request& request, Store& store) {
+// "stale" appears (true, with "stale_s" seconds) while the snapshot the metadata surface serves
+// may lack other hosts' changes because refreshing it from the store fails.
+Response healthz(const Request& request, Fleet& fleet) {
   if (request.method() != http::verb::get) method_not_allowed("GET");
+  const auto with_staleness = [&fleet](nlohmann::json body) {
+    if (fleet.stale()) {
+      body["stale"] = true;
+      body["stale_s"] = fleet.stale_for().count();
+    }
+    return body;
+  };
   try {
-    store.schema_version();
+    fleet.store().schema_version();
   } catch (const std::exception& e) {
     log_warn("healthz_failed", {{"reason", e.what()}});
-    return json_response(request, http::status::service_unavailable, {{"status", "unavailable"}});
+    return json_response(request, http::status::service_unavailable,
+                         with_staleness({{"status", "unavailable"}}));
   }
-  return json_response(request, http::status::ok, {{"status", "ok"}});
+  return json_response(request, http::status::ok, with_staleness({{"status", "ok"}}));
 }
 
 Response readyz(const Request& request, bool ready, const SnapshotHolder& snapshots) {
@@ -147,7 +157,7 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
   try {
     request_id = new_request_id();
     const RequestTarget target = parse_target(request.target());
-    if (target.path == "/healthz") return healthz(request, fleet_.store());
+    if (target.path == "/healthz") return healthz(request, fleet_);
     if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
 
     const bool is_api = target.path == kApiPrefix ||

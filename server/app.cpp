@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/change_feed.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/snapshot.hpp"
@@ -29,19 +30,57 @@ unsigned io_thread_count(const Config& config) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
+// A full reload this often even when the revision says nothing changed: the safety net for a
+// database restored, or failed over to a replica, that reached the same revision with other rows.
+constexpr auto kFullResyncInterval = std::chrono::minutes(5);
+
+// Brings the snapshot up to date with the store. An outage is logged when it starts and when it
+// ends, not once per attempt; meanwhile the metadata surface keeps serving the last snapshot.
+void refresh(Fleet& fleet, bool full) {
+  const bool was_stale = fleet.stale();
+  const auto stale_for = fleet.stale_for();
+  const auto attempt = [&fleet, full] {
+    if (full) {
+      fleet.resync();
+    } else {
+      fleet.refresh_if_changed();
+    }
+  };
+  try {
+    try {
+      attempt();
+    } catch (const StoreError& e) {
+      // A connection the server closed while it sat idle (Postgres restarted) fails its next
+      // statement once and reopens on the one after: one retry tells "back" from "still down".
+      if (e.kind() != StoreError::Kind::kUnavailable) throw;
+      attempt();
+    }
+  } catch (const std::exception& e) {
+    if (!was_stale) {
+      log_error("snapshot_stale", {{"error", e.what()}, {"serving", "last snapshot"}});
+    }
+    return;
+  }
+  if (was_stale) {
+    log_info("snapshot_fresh", {{"stale_s", static_cast<std::int64_t>(stale_for.count())}});
+  }
+}
+
 // Polls the store for writes made by another process (the CLI, another host) and republishes.
+// Polls the store for writes made by another process (the CLI, another host) and republishes.
+// With a ChangeFeed (Postgres) this is only the safety net: notifications arrive at once.
 net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval) {
   net::steady_timer timer(co_await net::this_coro::executor);
+  auto last_full = std::chrono::steady_clock::now();
   for (;;) {
     timer.expires_after(interval);
     beast::error_code ec;
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
-    try {
-      fleet.refresh_if_changed();
-    } catch (const std::exception& e) {
-      log_warn("snapshot_refresh_failed", {{"error", e.what()}});
-    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool full = now - last_full >= kFullResyncInterval;
+    if (full) last_full = now;
+    refresh(fleet, full);
   }
 }
 
@@ -144,6 +183,10 @@ int serve(const Config& config) {
                     }),
                 net::detached);
   net::co_spawn(admin_io, refresh_loop(fleet, config.refresh_interval), net::detached);
+  // Postgres: another host's write reaches this snapshot as soon as its NOTIFY arrives.
+  const auto feed = open_change_feed(config.database_url, admin_io.get_executor(),
+                                     [&fleet] { refresh(fleet, false); });
+  if (feed) feed->start();
 
   // Both surfaces listen and the snapshot is loaded: ready (systemd, /readyz).
   api.set_ready(true);

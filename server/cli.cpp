@@ -2,10 +2,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 
 #include "cli_commands.hpp"
+#include "cli_transfer.hpp"
 #include "healthcheck.hpp"
 #include "cloudmeta/app.hpp"
 #include "cloudmeta/config.hpp"
@@ -106,6 +109,18 @@ class Cli {
     token_revoke_ = token_->add_subcommand("revoke", "Revoke a token (exit 1 if there is none)");
     token_revoke_->add_option("--name", token_name_, "The token's name")->required();
 
+    export_ = app_.add_subcommand(
+        "export", "Write every instance record as JSON lines (IAM secrets included)");
+    export_->add_option("--output", transfer_file_, "Write to FILE (mode 0600), not stdout");
+    import_ = app_.add_subcommand(
+        "import", "Create or replace instance records from JSON lines (as export writes them)");
+    import_->add_option("--input", transfer_file_, "Read FILE, not stdin")
+        ->check(CLI::ExistingFile);
+    import_->footer(
+        "Every line is checked before anything is written; a bad line is reported with its\n"
+        "number and nothing changes. Records are matched by instance_id; importing the same\n"
+        "file again changes nothing.");
+
     version_ = app_.add_subcommand("version", "Print the version");
 
     healthcheck_ = app_.add_subcommand(
@@ -150,6 +165,8 @@ class Cli {
         return 0;
       }
       if (token_->parsed()) return dispatch_token();
+      if (export_->parsed()) return run_export(load_settings().config);
+      if (import_->parsed()) return run_import(load_settings().config);
       if (healthcheck_->parsed()) {
         return healthcheck(load_settings().config, std::chrono::seconds(healthcheck_timeout_s_),
                            err_);
@@ -181,6 +198,35 @@ class Cli {
     return 0;
   }
 
+  // The file holds IAM secrets: created owner-only before anything is written to it.
+  int run_export(const Config& config) {
+    if (transfer_file_.empty()) {
+      cli::export_instances(config, out_);
+      return 0;
+    }
+    std::ofstream file(transfer_file_, std::ios::trunc);
+    if (!file) throw cli::CommandError("cannot create " + transfer_file_);
+    std::filesystem::permissions(transfer_file_, std::filesystem::perms::owner_read |
+                                                     std::filesystem::perms::owner_write);
+    const std::size_t count = cli::export_instances(config, file);
+    err_ << "Exported " << count << " instance records to " << transfer_file_ << ".\n";
+    return 0;
+  }
+
+  int run_import(const Config& config) {
+    cli::ImportCounts counts;
+    if (transfer_file_.empty()) {
+      counts = cli::import_instances(config, std::cin);
+    } else {
+      std::ifstream file(transfer_file_);
+      if (!file) throw cli::CommandError("cannot read " + transfer_file_);
+      counts = cli::import_instances(config, file);
+    }
+    out_ << "Imported: " << counts.created << " created, " << counts.replaced << " replaced, "
+         << counts.unchanged << " unchanged.\n";
+    return 0;
+  }
+
   std::ostream& out_;
   std::ostream& err_;
   CLI::App app_{"cloudmeta: an EC2-compatible instance metadata server (IMDS)", "cloudmeta"};
@@ -193,6 +239,9 @@ class Cli {
   CLI::App* token_list_ = nullptr;
   CLI::App* token_revoke_ = nullptr;
   CLI::App* version_ = nullptr;
+  CLI::App* export_ = nullptr;
+  CLI::App* import_ = nullptr;
+  std::string transfer_file_;
   CLI::App* healthcheck_ = nullptr;
   int healthcheck_timeout_s_ = 3;
   cli::SuperuserRequest superuser_;

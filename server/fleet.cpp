@@ -18,10 +18,37 @@ void Fleet::load_all() {
   snapshots_.publish(std::move(snapshot));
 }
 
+template <class Fn>
+auto Fleet::tracking_staleness(Fn&& fn) {
+  try {
+    auto result = fn();
+    stale_since_.reset();
+    return result;
+  } catch (...) {
+    if (!stale_since_) stale_since_ = std::chrono::steady_clock::now();
+    throw;
+  }
+}
+
 bool Fleet::refresh_if_changed() {
-  if (store_.revision() == snapshots_.load()->revision()) return false;
-  load_all();
-  return true;
+  return tracking_staleness([this] {
+    if (store_.revision() == snapshots_.load()->revision()) return false;
+    load_all();
+    return true;
+  });
+}
+
+void Fleet::resync() {
+  tracking_staleness([this] {
+    load_all();
+    return true;
+  });
+}
+
+std::chrono::seconds Fleet::stale_for() const {
+  if (!stale_since_) return std::chrono::seconds(0);
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                          *stale_since_);
 }
 
 InstanceRecord Fleet::create(const InstanceRecord& record) {

@@ -5,6 +5,7 @@
 // Not thread-safe: used from the thread that owns the Store.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +24,13 @@ class Fleet {
   void load_all();
   // Rebuilds when Store::revision() moved since the last publish. Returns true if it did.
   bool refresh_if_changed();
+  // load_all(), as a safety net that does not trust the revision (a database restored or failed
+  // over to a replica can reach the same revision with other rows).
+  void resync();
+  // True from a refresh or resync that failed (the store is unreachable) until one succeeds:
+  // the metadata surface keeps serving the last snapshot, which may lack other hosts' changes.
+  bool stale() const { return stale_since_.has_value(); }
+  std::chrono::seconds stale_for() const;
 
   // Throw ValidationError (render) or StoreError (conflict, not found).
   InstanceRecord create(const InstanceRecord& record);
@@ -34,9 +42,12 @@ class Fleet {
 
  private:
   void publish_change(const std::string& old_ip, const InstanceRecord& stored);
+  template <class Fn>
+  auto tracking_staleness(Fn&& fn);
 
   Store& store_;
   SnapshotHolder& snapshots_;
+  std::optional<std::chrono::steady_clock::time_point> stale_since_;
 };
 
 }  // namespace cloudmeta

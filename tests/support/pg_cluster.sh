@@ -6,6 +6,9 @@
 #                                   /var/run/postgresql), and write STATE_DIR/env with PG_HOST,
 #                                   PG_PORT, PG_USER, PG_PASSWORD, PG_DATA for the tests to read.
 #   pg_cluster.sh stop STATE_DIR    stop that server and remove its directory and STATE_DIR/env.
+#   pg_cluster.sh halt STATE_DIR    stop that server (fast shutdown: clients are disconnected) but
+#                                   keep its data, for fault tests; `resume` starts it again on the
+#                                   same port and data directory.
 #
 # Postgres refuses to run as root, so as root (CI) the server runs as the `postgres` user that the
 # package creates (or `nobody` without it); its data directory lives in /tmp because a build tree
@@ -16,7 +19,7 @@ pg_bin="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 action="${1:-}"
 state_dir="${2:-}"
 if [[ -z "$action" || -z "$state_dir" ]]; then
-  echo "usage: $0 start|stop STATE_DIR" >&2
+  echo "usage: $0 start|stop|halt|resume STATE_DIR" >&2
   exit 2
 fi
 
@@ -116,8 +119,29 @@ stop() {
   rm -f "$state_dir/env"
 }
 
+data_dir() {
+  local dir
+  dir="$(sed -n 's/^PG_DATA=//p' "$state_dir/env")"
+  [[ -n "$dir" && -d "$dir/data" ]] || { echo "pg_cluster: no server in $state_dir" >&2; exit 1; }
+  echo "$dir"
+}
+
+halt() {
+  local dir
+  dir="$(data_dir)"
+  as_server_user "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+}
+
+resume() {
+  local dir
+  dir="$(data_dir)"
+  as_server_user "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+}
+
 case "$action" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 start|stop STATE_DIR" >&2; exit 2 ;;
+  halt) halt ;;
+  resume) resume ;;
+  *) echo "usage: $0 start|stop|halt|resume STATE_DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,131 @@
+#include "cli_transfer.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_commands.hpp"
+#include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/store.hpp"
+
+namespace cloudmeta::cli {
+namespace {
+
+using nlohmann::json;
+
+struct Line {
+  std::size_t number = 0;
+  InstanceRecord record;
+};
+
+[[noreturn]] void fail_at(std::size_t line, const std::string& message) {
+  throw CommandError("line " + std::to_string(line) + ": " + message);
+}
+
+// What the import compares: the stored content, not when it was stored.
+json content_of(const InstanceRecord& record) {
+  json doc = record_to_json(record, /*include_secrets=*/true);
+  doc.erase("created_at");
+  doc.erase("updated_at");
+  return doc;
+}
+
+// Parses and checks one line as the admin API's POST would, so that what is imported can be
+// served (render) and nothing is refused halfway through the writes.
+InstanceRecord parse_line(const std::string& text, std::size_t number) {
+  const json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) fail_at(number, "not a JSON object");
+  try {
+    InstanceRecord record = record_from_json(doc);
+    render(record);
+    return record;
+  } catch (const ValidationError& e) {
+    fail_at(number, e.what());
+  }
+}
+
+std::vector<Line> read_lines(std::istream& in) {
+  std::vector<Line> lines;
+  std::map<std::string, std::size_t> line_of_id;
+  std::map<std::string, std::size_t> line_of_ip;
+  std::string text;
+  for (std::size_t number = 1; std::getline(in, text); ++number) {
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    InstanceRecord record = parse_line(text, number);
+    const auto [id_at, new_id] = line_of_id.emplace(record.instance_id, number);
+    if (!new_id) {
+      fail_at(number, "instance_id " + record.instance_id + " is also on line " +
+                          std::to_string(id_at->second));
+    }
+    const auto [ip_at, new_ip] = line_of_ip.emplace(record.ip, number);
+    if (!new_ip) {
+      fail_at(number, "ip " + record.ip + " is also on line " + std::to_string(ip_at->second));
+    }
+    lines.push_back({number, std::move(record)});
+  }
+  if (in.bad()) throw CommandError("cannot read the input");
+  return lines;
+}
+
+}  // namespace
+
+std::size_t export_instances(const Config& config, std::ostream& out) {
+  auto store = open_store(config.database_url);
+  const auto records = store->list_instances();
+  for (const auto& record : records) out << record_to_json(record, true).dump() << "\n";
+  out.flush();
+  if (!out) throw CommandError("cannot write the output");
+  return records.size();
+}
+
+ImportCounts import_instances(const Config& config, std::istream& in) {
+  const std::vector<Line> lines = read_lines(in);
+  auto store = open_store(config.database_url);
+  store->migrate();  // importing into a fresh database is the point of a move
+
+  std::map<std::string, InstanceRecord> stored_by_id;
+  std::map<std::string, std::string> stored_id_by_ip;
+  for (auto& record : store->list_instances()) {
+    stored_id_by_ip[record.ip] = record.instance_id;
+    stored_by_id.emplace(record.instance_id, std::move(record));
+  }
+  // Moving an address from one stored instance to another would need both writes at once;
+  // refused up front rather than failing after some records were written.
+  for (const auto& line : lines) {
+    const auto holder = stored_id_by_ip.find(line.record.ip);
+    if (holder != stored_id_by_ip.end() && holder->second != line.record.instance_id) {
+      fail_at(line.number, "ip " + line.record.ip + " belongs to instance " + holder->second +
+                               " in the database");
+    }
+  }
+
+  ImportCounts counts;
+  for (const auto& line : lines) {
+    const auto existing = stored_by_id.find(line.record.instance_id);
+    try {
+      if (existing == stored_by_id.end()) {
+        store->insert_instance(line.record);
+        ++counts.created;
+      } else if (content_of(existing->second) == content_of(line.record)) {
+        ++counts.unchanged;
+      } else {
+        store->update_instance(line.record);
+        ++counts.replaced;
+      }
+    } catch (const StoreError& e) {
+      // Only another writer or the database going away can get here; every write is
+      // idempotent, so running the import again finishes the job.
+      throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() + " (" +
+                                     std::to_string(counts.created + counts.replaced) +
+                                     " records written before it; importing again is safe)");
+    }
+  }
+  return counts;
+}
+
+}  // namespace cloudmeta::cli

@@ -1,0 +1,29 @@
+// `cloudmeta export` and `cloudmeta import`: every instance record as one JSON object per line
+// (record_to_json with secrets, the admin API's format), to move a fleet between SQLite and
+// Postgres or to back it up. Users and API tokens are not part of it: they belong to a site, not
+// to the fleet's records. Throws CommandError (bad input, naming its line) or StoreError.
+#pragma once
+
+#include <cstddef>
+#include <istream>
+#include <ostream>
+
+#include "cloudmeta/config.hpp"
+
+namespace cloudmeta::cli {
+
+// Writes the records, ordered by instance_id; returns how many.
+std::size_t export_instances(const Config& config, std::ostream& out);
+
+struct ImportCounts {
+  std::size_t created = 0;
+  std::size_t replaced = 0;
+  std::size_t unchanged = 0;  // already stored exactly so: importing twice changes nothing
+};
+
+// Creates or replaces records by instance_id. Every line is parsed and checked first (JSON,
+// validation, rendering, duplicates within the input, an ip held by another stored instance),
+// so a bad line names its number and nothing is written. Blank lines are skipped.
+ImportCounts import_instances(const Config& config, std::istream& in);
+
+}  // namespace cloudmeta::cli
