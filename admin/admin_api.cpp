@@ -1,6 +1,8 @@
 #include "cloudmeta/admin_api.hpp"
 
 #include <array>
+#include <ctime>
+#include <memory>
 #include <exception>
 #include <optional>
 #include <string>
@@ -16,7 +18,11 @@
 #include "cloudmeta/store.hpp"
 #include "instance_routes.hpp"
 #include "json_response.hpp"
+#include "page_routes.hpp"
 #include "request_target.hpp"
+#include "web_auth.hpp"
+#include "web_routes.hpp"
+#include "web_state.hpp"
 
 namespace cloudmeta::admin {
 
@@ -79,8 +85,9 @@ Response route_instances(const RouteContext& ctx, const RequestTarget& target) {
     method_not_allowed(kCollectionMethods);
   }
   path.remove_prefix(1);  // the '/' before the id
-  if (path.find('/') != std::string_view::npos) {
-    throw ApiError(http::status::not_found, "not found");
+  if (const auto slash = path.find('/'); slash != std::string_view::npos) {
+    if (path.substr(slash) != "/rendered") throw ApiError(http::status::not_found, "not found");
+    return rendered_instance(ctx, percent_decode(path.substr(0, slash), false));
   }
   const std::string id = percent_decode(path, false);
   switch (method) {
@@ -152,6 +159,14 @@ Response error_for(const Request& request, std::exception_ptr error,
 
 }  // namespace
 
+AdminApi::AdminApi(Fleet& fleet, const Config& config, std::string_view secret_key,
+                   const LastSeen* last_seen)
+    : fleet_(fleet),
+      config_(config),
+      web_(std::make_unique<WebState>(secret_key, last_seen, config.admin_secure_cookies)) {}
+
+AdminApi::~AdminApi() = default;
+
 Response AdminApi::handle(const Request& request, const IpKey& peer) {
   std::string request_id;
   try {
@@ -159,21 +174,36 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
     const RequestTarget target = parse_target(request.target());
     if (target.path == "/healthz") return healthz(request, fleet_);
     if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
+    if (is_page_path(target.path)) {
+      return handle_page(request, target.path, peer, fleet_.store(), *web_);
+    }
 
     const bool is_api = target.path == kApiPrefix ||
                         target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;
     if (!is_api) throw ApiError(http::status::not_found, "not found");
 
     // Authenticate before routing, so that an anonymous caller learns nothing about the routes.
-    const std::optional<Principal> principal = authenticate(request, fleet_.store(), peer);
+    // The page's session cookie counts only without an Authorization header, and must then pass
+    // the CSRF checks before anything changes; from there on both use the same handlers.
+    std::optional<CookieSession> session;
+    if (request.find(http::field::authorization) == request.end()) {
+      session = cookie_session(request, fleet_.store(), web_->keys,
+                               static_cast<std::int64_t>(std::time(nullptr)));
+    }
+    const std::optional<Principal> principal =
+        session ? std::optional<Principal>(Principal{"user:" + session->username})
+                : authenticate(request, fleet_.store(), peer);
     if (!principal) {
       Response response =
           error_response(request, http::status::unauthorized, "authentication required");
-      add_auth_challenges(response);
+      // The page's fetches say so; a challenge would make the browser pop up its own dialog.
+      if (request.find("X-Requested-With") == request.end()) add_auth_challenges(response);
       return response;
     }
+    if (session) require_csrf(request, *session, web_->keys, peer);
+    const RouteContext ctx{request, fleet_, peer, *principal, request_id, *web_};
+    if (auto response = route_web_api(ctx, target, session)) return std::move(*response);
     if (!is_instances_path(target.path)) throw ApiError(http::status::not_found, "not found");
-    const RouteContext ctx{request, fleet_, peer, *principal, request_id};
     return route_instances(ctx, target);
   } catch (...) {
     try {

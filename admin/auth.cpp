@@ -82,6 +82,8 @@ const std::string& decoy_hash() {
   return hash;
 }
 
+}  // namespace
+
 std::optional<Principal> check_password(std::string_view username, std::string_view password,
                                         Store& store) {
   const auto user = store.find_user(username);
@@ -92,8 +94,6 @@ std::optional<Principal> check_password(std::string_view username, std::string_v
   if (!verify_password(password, user->password_hash)) return std::nullopt;
   return Principal{"user:" + user->username};
 }
-
-}  // namespace
 
 std::optional<Principal> authenticate(const Request& request, Store& store, const IpKey& peer) {
   const auto header = request.find(http::field::authorization);

@@ -20,6 +20,11 @@ struct Principal {
 
 std::optional<Principal> authenticate(const Request& request, Store& store, const IpKey& peer);
 
+// A superuser's username and password (Argon2id); an unknown username costs the same work as a
+// wrong password. Used by Basic auth and by the admin page's POST /login. Does not log.
+std::optional<Principal> check_password(std::string_view username, std::string_view password,
+                                        Store& store);
+
 // Adds the challenges a 401 must carry (RFC 9110 §11.6.1), one header per scheme.
 void add_auth_challenges(Response& response);
 

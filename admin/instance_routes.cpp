@@ -1,5 +1,6 @@
 #include "instance_routes.hpp"
 
+#include <ctime>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -7,8 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.hpp"
+#include "audit.hpp"
+#include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/record_json.hpp"
+#include "instance_query.hpp"
 #include "json_body.hpp"
 #include "json_response.hpp"
 
@@ -17,11 +21,6 @@ namespace cloudmeta::admin {
 namespace {
 
 constexpr std::string_view kCollectionPath = "/api/v1/instances/";
-
-struct TagFilter {
-  std::string key;
-  std::optional<std::string> value;  // nullopt: the key only has to be present
-};
 
 InstanceRecord parse_record(const nlohmann::json& body) {
   try {
@@ -78,56 +77,44 @@ void drop_stale_user_data(nlohmann::json& document, const nlohmann::json& patch)
   if (base64 && !text) document.erase("user_data");
 }
 
-bool matches(const InstanceRecord& record, const std::vector<TagFilter>& tags) {
-  for (const auto& filter : tags) {
-    const auto it = record.tags.find(filter.key);
-    if (it == record.tags.end()) return false;
-    if (filter.value && it->second != *filter.value) return false;
+// Audit, and keep the record cache in step, after a committed write.
+void wrote(const RouteContext& ctx, std::string_view action, const std::string& id,
+           const InstanceRecord* before, const InstanceRecord* after) {
+  ctx.web.records.wrote(ctx.fleet.store(), id, after);
+  audit_instance_change(ctx, action, id, before, after);
+}
+
+nlohmann::json with_last_seen(const RouteContext& ctx, const InstanceRecord& record) {
+  nlohmann::json out = record_to_json(record);
+  const auto key = IpKey::parse(record.ip);
+  if (!ctx.web.last_seen || !key) return out;
+  if (const auto sighting = ctx.web.last_seen->find(*key)) {
+    char at[32];
+    const std::time_t t = static_cast<std::time_t>(sighting->at);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    out["last_seen"] = {{"at", at}, {"address", sighting->peer.to_string()}};
   }
-  return true;
+  return out;
 }
 
 }  // namespace
 
 Response list_instances(const RouteContext& ctx, const RequestTarget& target) {
-  std::optional<std::string> ip;
-  std::vector<TagFilter> tags;
-  for (const auto& [key, value] : target.query) {
-    if (key == "ip") {
-      const std::string canonical = canonical_ip(value, "ip");
-      if (ip && *ip != canonical) {
-        throw ApiError(http::status::bad_request, "ip may be given only once", "ip");
-      }
-      ip = canonical;
-    } else if (key == "tag") {
-      const auto eq = value.find('=');
-      TagFilter filter{value.substr(0, eq), std::nullopt};
-      if (eq != std::string::npos) filter.value = value.substr(eq + 1);
-      if (filter.key.empty()) {
-        throw ApiError(http::status::bad_request,
-                       "tag filter needs a key: ?tag=KEY or ?tag=KEY=VALUE", "tag");
-      }
-      tags.push_back(std::move(filter));
-    } else {
-      // Refused rather than ignored, so that a typo ("?tags=") does not silently list everything.
-      throw ApiError(http::status::bad_request, "unknown query parameter " + key, key);
-    }
-  }
-
-  Store& store = ctx.fleet.store();
-  std::vector<InstanceRecord> records;
-  if (ip) {
-    if (auto found = store.find_instance_by_ip(*ip)) records.push_back(std::move(*found));
-  } else {
-    records = store.list_instances();
-  }
+  const InstanceQuery query = parse_instance_query(target);
+  const QueryResult result =
+      run_instance_query(query, ctx.web.records.records(ctx.fleet.store()), ctx.web.last_seen);
   nlohmann::json instances = nlohmann::json::array();
-  for (const auto& record : records) {
-    if (matches(record, tags)) instances.push_back(record_to_json(record));
+  for (const InstanceRecord* record : result.page) {
+    instances.push_back(with_last_seen(ctx, *record));
   }
   const auto count = instances.size();
   return json_response(ctx.request, http::status::ok,
-                       {{"instances", std::move(instances)}, {"count", count}});
+                       {{"instances", std::move(instances)},
+                        {"count", count},
+                        {"total", result.total},
+                        {"offset", query.offset}});
 }
 
 Response create_instance(const RouteContext& ctx) {
@@ -135,13 +122,14 @@ Response create_instance(const RouteContext& ctx) {
   refuse_conflicts(ctx.fleet.store(), record, true);
   const InstanceRecord stored = ctx.fleet.create(record);
   log_write(ctx, "instance_created", stored.instance_id);
+  wrote(ctx, "instance.create", stored.instance_id, nullptr, &stored);
   return created(ctx, stored);
 }
 
 Response get_instance(const RouteContext& ctx, const std::string& id) {
   const auto record = ctx.fleet.store().find_instance(id);
   if (!record) throw ApiError(http::status::not_found, "instance " + id + " not found");
-  return json_response(ctx.request, http::status::ok, record_to_json(*record));
+  return json_response(ctx.request, http::status::ok, with_last_seen(ctx, *record));
 }
 
 Response put_instance(const RouteContext& ctx, const std::string& id) {
@@ -149,15 +137,17 @@ Response put_instance(const RouteContext& ctx, const std::string& id) {
   require_path_id(body, id);
   body["instance_id"] = id;
   const InstanceRecord record = parse_record(body);
-  const bool is_new = !ctx.fleet.store().find_instance(id);
-  refuse_conflicts(ctx.fleet.store(), record, is_new);
-  if (is_new) {
+  const auto before = ctx.fleet.store().find_instance(id);
+  refuse_conflicts(ctx.fleet.store(), record, !before);
+  if (!before) {
     const InstanceRecord stored = ctx.fleet.create(record);
     log_write(ctx, "instance_created", id);
+    wrote(ctx, "instance.create", id, nullptr, &stored);
     return created(ctx, stored);
   }
   const InstanceRecord stored = ctx.fleet.replace(record);
   log_write(ctx, "instance_replaced", id);
+  wrote(ctx, "instance.update", id, &*before, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
@@ -174,14 +164,17 @@ Response patch_instance(const RouteContext& ctx, const std::string& id) {
   refuse_conflicts(ctx.fleet.store(), record, false);
   const InstanceRecord stored = ctx.fleet.replace(record);
   log_write(ctx, "instance_patched", id);
+  wrote(ctx, "instance.update", id, &*existing, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
 Response delete_instance(const RouteContext& ctx, const std::string& id) {
-  if (!ctx.fleet.remove(id)) {
+  const auto before = ctx.fleet.store().find_instance(id);
+  if (!before || !ctx.fleet.remove(id)) {
     throw ApiError(http::status::not_found, "instance " + id + " not found");
   }
   log_write(ctx, "instance_deleted", id);
+  wrote(ctx, "instance.delete", id, &*before, nullptr);
   return empty_response(ctx.request, http::status::no_content);
 }
 

@@ -1,6 +1,7 @@
-// The /api/v1/instances handlers: list (with ?ip= and ?tag= filters), create, read, replace
-// (PUT), merge-patch (PATCH, RFC 7386) and delete. Each writes through Fleet, so the metadata
-// surface sees a change as soon as the response is sent, and logs the write (never the record).
+// The /api/v1/instances handlers: list (filters, search, sort, paging: instance_query.hpp),
+// create, read, replace (PUT), merge-patch (PATCH, RFC 7386) and delete. Each writes through
+// Fleet, so the metadata surface sees a change as soon as the response is sent, and logs and
+// audits the write (the log never holds the record; the audit log holds it, secrets redacted).
 // Runs on the admin thread. Throws ApiError, ValidationError or StoreError; AdminApi maps them.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include "cloudmeta/admin_api.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "request_target.hpp"
+#include "web_state.hpp"
 
 namespace cloudmeta::admin {
 
@@ -19,6 +21,7 @@ struct RouteContext {
   const IpKey& peer;
   const Principal& principal;
   const std::string& request_id;
+  WebState& web;
 };
 
 Response list_instances(const RouteContext& ctx, const RequestTarget& target);
@@ -27,5 +30,7 @@ Response get_instance(const RouteContext& ctx, const std::string& id);
 Response put_instance(const RouteContext& ctx, const std::string& id);
 Response patch_instance(const RouteContext& ctx, const std::string& id);
 Response delete_instance(const RouteContext& ctx, const std::string& id);
+// GET .../{id}/rendered: what the instance sees (admin/rendered_view.cpp).
+Response rendered_instance(const RouteContext& ctx, const std::string& id);
 
 }  // namespace cloudmeta::admin

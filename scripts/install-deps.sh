@@ -16,6 +16,7 @@ build_packages=(
   libpq-dev                   # the PostgreSQL backend (libpq)
   libsystemd-dev              # sd_notify (Type=notify, watchdog) and socket activation
   doctest-dev
+  libyaml-cpp-dev             # the admin page's cloud-config (YAML) syntax check
 )
 test_packages=(
   # real clients and real tools
@@ -23,6 +24,7 @@ test_packages=(
   postgresql                  # a real server for the store tests (tests/support/pg_cluster.sh)
   systemd                     # systemd-analyze, systemd-socket-activate (tests/systemd)
   podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
+  chromium                    # the admin page's browser tests (tests/browser, playwright-core)
 )
 
 packages=("${build_packages[@]}")
@@ -39,4 +41,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser tests' npm packages (playwright-core only; it drives Debian's chromium and downloads
+# no browser). Node.js and npm come from Debian unless a node with npm is already installed.
+if [ "${1:-}" != "--build-only" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm
+  fi
+  browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  # npm ci again only when the lock changed since the last install (idempotent, and offline).
+  if [ ! "$browser_dir/node_modules/.package-lock.json" -nt "$browser_dir/package-lock.json" ]; then
+    (cd "$browser_dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  fi
 fi

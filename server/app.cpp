@@ -12,6 +12,7 @@
 #include "cloudmeta/admin_api.hpp"
 #include "cloudmeta/change_feed.hpp"
 #include "cloudmeta/fleet.hpp"
+#include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/store.hpp"
@@ -112,10 +113,12 @@ int serve(const Config& config) {
   Fleet fleet(*store, snapshots);
   fleet.load_all();
   const TokenAuthority tokens(secret);
-  admin::AdminApi api(fleet, config);
+  LastSeen last_seen;  // metadata threads note callers; the admin page lists them
+  admin::AdminApi api(fleet, config, secret, &last_seen);
   http_server::RateLimiter rate_limiter(config.imds_limits.rate_per_source,
                                         config.imds_limits.burst_per_source);
-  const http_server::ImdsContext imds_context{config, snapshots, tokens, rate_limiter};
+  const http_server::ImdsContext imds_context{config, snapshots, tokens, rate_limiter,
+                                              &last_seen};
 
   const unsigned threads = io_thread_count(config);
   net::io_context admin_io(1);

@@ -97,6 +97,10 @@ const IntSetting kIntSettings[] = {
     {"SHUTDOWN_GRACE", 0, 3600, "seconds open requests get to finish after SIGTERM",
      [](Config& c, long long v) { c.shutdown_grace = std::chrono::seconds(v); },
      [](const Config& c) -> long long { return c.shutdown_grace.count(); }},
+    {"ADMIN_SECURE_COOKIES", 0, 1,
+     "1: the admin page's session cookie is Secure (set it when a TLS proxy fronts the page)",
+     [](Config& c, long long v) { c.admin_secure_cookies = v == 1; },
+     [](const Config& c) -> long long { return c.admin_secure_cookies ? 1 : 0; }},
 };
 
 struct OtherSetting {

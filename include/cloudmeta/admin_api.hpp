@@ -1,23 +1,32 @@
-// The admin JSON API (/api/v1/..., /healthz, /readyz) as a function from request to response.
-// Runs on the admin thread, which owns the Store; never throws (errors become 4xx/5xx JSON
-// bodies).
+// The admin JSON API (/api/v1/..., /healthz, /readyz) and the admin web page, as a function from
+// request to response. Runs on the admin thread, which owns the Store; never throws (errors
+// become 4xx/5xx JSON bodies).
 #pragma once
 
+#include <memory>
 #include <string>
+#include <string_view>
 
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/last_seen.hpp"
 
 namespace cloudmeta::admin {
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
+struct WebState;
+
 class AdminApi {
  public:
-  AdminApi(Fleet& fleet, const Config& config) : fleet_(fleet), config_(config) {}
+  // secret_key signs the admin page's session cookies and CSRF tokens (empty: a random key, so
+  // sessions end with the process); last_seen, when given, adds "last_seen" to instance listings.
+  AdminApi(Fleet& fleet, const Config& config, std::string_view secret_key = {},
+           const LastSeen* last_seen = nullptr);
+  ~AdminApi();
   Response handle(const Request& request, const IpKey& peer);
   // GET /readyz answers 200 only between set_ready(true) (snapshot loaded, both surfaces
   // listening) and set_ready(false) (shutting down); /healthz: the process and store are up.
@@ -27,6 +36,7 @@ class AdminApi {
   Fleet& fleet_;
   const Config& config_;
   bool ready_ = false;  // admin thread only, like the rest of this class
+  std::unique_ptr<WebState> web_;  // the admin page's sessions, limiter, caches
 };
 
 }  // namespace cloudmeta::admin

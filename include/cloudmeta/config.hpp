@@ -52,6 +52,7 @@ struct Config {
   Limits admin_limits{.body_limit = 1024 * 1024};  // instance records with 16 KiB user-data
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for
   std::chrono::seconds shutdown_grace{5};  // in-flight requests' time to finish after SIGTERM
+  bool admin_secure_cookies = false;  // the admin page's cookie gets `Secure` (served over HTTPS)
 
   using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
   static Config from_env(const Lookup& lookup);

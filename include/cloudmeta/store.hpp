@@ -43,6 +43,39 @@ struct ApiToken {
   std::string last_used_at;  // empty when never used
 };
 
+// A logged-in browser of the admin page (admin/web_session.hpp). id_hash is the hex SHA-256 of
+// the random id in the cookie; expires_at is Unix seconds.
+struct AdminSession {
+  std::string id_hash;
+  std::string username;
+  std::string peer;
+  std::string created_at;
+  std::int64_t expires_at = 0;
+};
+
+// One change made through the admin surface. fields is a JSON array of the record fields that
+// changed; before and after are record_to_json(r, false) documents ("" when there is none).
+struct AuditEntry {
+  std::int64_t id = 0;     // set by the store, grows with every append
+  std::string at;          // RFC 3339 UTC, set by the store
+  std::string actor;       // "user:NAME" or "token:NAME"
+  std::string peer;        // the client's address
+  std::string action;      // instance.create, instance.update, instance.delete, token.create, ...
+  std::string instance_id;
+  std::string fields = "[]";
+  std::string before;
+  std::string after;
+};
+
+// Filters of list_audit; empty strings do not filter. Newest first; before_id pages backwards.
+struct AuditQuery {
+  std::string instance_id;
+  std::string actor;
+  std::string since;           // RFC 3339 UTC: entries at or after it
+  std::int64_t before_id = 0;  // > 0: only entries with a smaller id (the next page's cursor)
+  int limit = 50;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -77,6 +110,16 @@ class Store {
   virtual std::optional<ApiToken> find_api_token_by_hash(std::string_view token_hash) = 0;
   virtual bool revoke_api_token(std::string_view name) = 0;
   virtual void touch_api_token(std::int64_t id) = 0;
+
+  // Admin page sessions. create also deletes every expired session (now: Unix seconds), so the
+  // table holds only live ones; find does not check expiry (the caller compares expires_at).
+  virtual void create_admin_session(const AdminSession& session, std::int64_t now) = 0;
+  virtual std::optional<AdminSession> find_admin_session(std::string_view id_hash) = 0;
+  virtual bool delete_admin_session(std::string_view id_hash) = 0;
+
+  // Audit log (append-only). append returns the entry with id and at set.
+  virtual AuditEntry append_audit(const AuditEntry& entry) = 0;
+  virtual std::vector<AuditEntry> list_audit(const AuditQuery& query) = 0;
 
   // Settings: small named values (the generated SECRET_KEY). Inserts `value` unless the key
   // exists, and returns the stored value either way, so concurrent starters agree on one.

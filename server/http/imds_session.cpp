@@ -113,11 +113,13 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
 
     // Held until the write completes: the response body points into it.
     const auto snapshot = context.snapshots.load();
-    const imds::Response response =
-        context.rate_limiter.allow(identity.caller)
-            ? imds::respond(view, *snapshot, context.tokens,
-                            static_cast<std::int64_t>(std::time(nullptr)))
-            : imds::throttled();
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    const imds::Response response = context.rate_limiter.allow(identity.caller)
+                                        ? imds::respond(view, *snapshot, context.tokens, now)
+                                        : imds::throttled();
+    if (response.instance && context.last_seen) {
+      context.last_seen->note(identity.caller, peer, now);
+    }
 
     const bool keep_alive = req.keep_alive();
     format_imds_head(response, keep_alive, head);

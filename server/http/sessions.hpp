@@ -8,6 +8,7 @@
 #include "cloudmeta/admin_api.hpp"
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
 #include "http/connection_limiter.hpp"
@@ -20,6 +21,7 @@ struct ImdsContext {
   const SnapshotHolder& snapshots;
   const TokenAuthority& tokens;
   RateLimiter& rate_limiter;
+  LastSeen* last_seen = nullptr;  // notes each caller that matched an instance (admin page)
 };
 
 net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,

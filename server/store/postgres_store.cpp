@@ -298,4 +298,61 @@ std::optional<std::string> PostgresStore::get_setting(std::string_view key) {
   return rows.text(0, 0);
 }
 
+void PostgresStore::create_admin_session(const AdminSession& session, std::int64_t now) {
+  const std::string now_text = std::to_string(now);
+  const std::string expires = std::to_string(session.expires_at);
+  db_.exec("DELETE FROM admin_sessions WHERE expires_at <= $1::bigint", {now_text});
+  db_.exec(
+      "INSERT INTO admin_sessions (id_hash, username, peer, created_at, expires_at)"
+      " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", $4::bigint)",
+      {session.id_hash, session.username, session.peer, expires});
+}
+
+std::optional<AdminSession> PostgresStore::find_admin_session(std::string_view id_hash) {
+  auto rows = db_.exec(
+      "SELECT id_hash, username, peer, created_at, expires_at FROM admin_sessions"
+      " WHERE id_hash = $1",
+      {id_hash});
+  if (rows.empty()) return std::nullopt;
+  return AdminSession{rows.text(0, 0), rows.text(0, 1), rows.text(0, 2), rows.text(0, 3),
+                      rows.integer(0, 4)};
+}
+
+bool PostgresStore::delete_admin_session(std::string_view id_hash) {
+  return !db_.exec("DELETE FROM admin_sessions WHERE id_hash = $1 RETURNING 1", {id_hash})
+              .empty();
+}
+
+AuditEntry PostgresStore::append_audit(const AuditEntry& entry) {
+  auto rows = db_.exec(
+      "INSERT INTO audit_log"
+      " (logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc)"
+      " VALUES (" CLOUDMETA_PG_NOW ", $1, $2, $3, $4, $5, $6, $7) RETURNING id, logged_at",
+      {entry.actor, entry.peer, entry.action, entry.instance_id, entry.fields, entry.before,
+       entry.after});
+  AuditEntry out = entry;
+  out.id = rows.integer(0, 0);
+  out.at = rows.text(0, 1);
+  return out;
+}
+
+std::vector<AuditEntry> PostgresStore::list_audit(const AuditQuery& query) {
+  const std::string before_id = std::to_string(query.before_id);
+  const std::string limit = std::to_string(query.limit);
+  // Empty filters match everything, so one statement serves every combination.
+  auto rows = db_.exec(
+      "SELECT id, logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc"
+      " FROM audit_log WHERE ($1 = '' OR instance_id = $1) AND ($2 = '' OR actor = $2)"
+      " AND ($3 = '' OR logged_at >= $3) AND ($4::bigint <= 0 OR id < $4::bigint)"
+      " ORDER BY id DESC LIMIT $5::bigint",
+      {query.instance_id, query.actor, query.since, before_id, limit});
+  std::vector<AuditEntry> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    out.push_back(AuditEntry{rows.integer(i, 0), rows.text(i, 1), rows.text(i, 2),
+                             rows.text(i, 3), rows.text(i, 4), rows.text(i, 5), rows.text(i, 6),
+                             rows.text(i, 7), rows.text(i, 8)});
+  }
+  return out;
+}
+
 }  // namespace cloudmeta::store

@@ -40,6 +40,12 @@ class PostgresStore : public Store {
   bool revoke_api_token(std::string_view name) override;
   void touch_api_token(std::int64_t id) override;
 
+  void create_admin_session(const AdminSession& session, std::int64_t now) override;
+  std::optional<AdminSession> find_admin_session(std::string_view id_hash) override;
+  bool delete_admin_session(std::string_view id_hash) override;
+  AuditEntry append_audit(const AuditEntry& entry) override;
+  std::vector<AuditEntry> list_audit(const AuditQuery& query) override;
+
   std::string get_or_create_setting(std::string_view key, std::string_view value) override;
   std::optional<std::string> get_setting(std::string_view key) override;
 

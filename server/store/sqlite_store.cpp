@@ -76,6 +76,23 @@ constexpr char kInsertToken[] =
 constexpr char kRevokeToken[] = "DELETE FROM api_tokens WHERE name = ?";
 constexpr char kTouchToken[] = "UPDATE api_tokens SET last_used_at = ? WHERE id = ?";
 
+constexpr char kDeleteExpiredSessions[] = "DELETE FROM admin_sessions WHERE expires_at <= ?";
+constexpr char kInsertSession[] =
+    "INSERT INTO admin_sessions (id_hash, username, peer, created_at, expires_at)"
+    " VALUES (?, ?, ?, ?, ?)";
+constexpr char kFindSession[] =
+    "SELECT id_hash, username, peer, created_at, expires_at FROM admin_sessions WHERE id_hash = ?";
+constexpr char kDeleteSession[] = "DELETE FROM admin_sessions WHERE id_hash = ?";
+constexpr char kInsertAudit[] =
+    "INSERT INTO audit_log"
+    " (logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+// Empty filters match everything, so one prepared statement serves every combination.
+constexpr char kListAudit[] =
+    "SELECT id, logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc"
+    " FROM audit_log WHERE (?1 = '' OR instance_id = ?1) AND (?2 = '' OR actor = ?2)"
+    " AND (?3 = '' OR logged_at >= ?3) AND (?4 <= 0 OR id < ?4) ORDER BY id DESC LIMIT ?5";
+
 constexpr char kInsertSettingOnce[] =
     "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING";
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?";
@@ -581,6 +598,85 @@ std::optional<std::string> SqliteStore::get_setting(std::string_view key) {
     q->bind(1, std::string(key));
     if (!q->executeStep()) return std::nullopt;
     return q->getColumn(0).getString();
+  });
+}
+
+void SqliteStore::create_admin_session(const AdminSession& session, std::int64_t now) {
+  guarded("creating an admin session", [&] {
+    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    {
+      Query q(statement(kDeleteExpiredSessions));
+      q->bind(1, static_cast<std::int64_t>(now));
+      q->exec();
+    }
+    {
+      Query q(statement(kInsertSession));
+      q->bind(1, session.id_hash);
+      q->bind(2, session.username);
+      q->bind(3, session.peer);
+      q->bind(4, now_utc());
+      q->bind(5, static_cast<std::int64_t>(session.expires_at));
+      q->exec();
+    }
+    tx.commit();
+  });
+}
+
+std::optional<AdminSession> SqliteStore::find_admin_session(std::string_view id_hash) {
+  return guarded("reading admin sessions", [&]() -> std::optional<AdminSession> {
+    Query q(statement(kFindSession));
+    q->bind(1, std::string(id_hash));
+    if (!q->executeStep()) return std::nullopt;
+    return AdminSession{q->getColumn(0).getString(), q->getColumn(1).getString(),
+                        q->getColumn(2).getString(), q->getColumn(3).getString(),
+                        q->getColumn(4).getInt64()};
+  });
+}
+
+bool SqliteStore::delete_admin_session(std::string_view id_hash) {
+  return guarded("deleting an admin session", [&] {
+    Query q(statement(kDeleteSession));
+    q->bind(1, std::string(id_hash));
+    return q->exec() > 0;
+  });
+}
+
+AuditEntry SqliteStore::append_audit(const AuditEntry& entry) {
+  return guarded("appending to the audit log", [&] {
+    AuditEntry out = entry;
+    out.at = now_utc();
+    Query q(statement(kInsertAudit));
+    q->bind(1, out.at);
+    q->bind(2, out.actor);
+    q->bind(3, out.peer);
+    q->bind(4, out.action);
+    q->bind(5, out.instance_id);
+    q->bind(6, out.fields);
+    q->bind(7, out.before);
+    q->bind(8, out.after);
+    q->exec();
+    out.id = db_.getLastInsertRowid();
+    return out;
+  });
+}
+
+std::vector<AuditEntry> SqliteStore::list_audit(const AuditQuery& query) {
+  return guarded("reading the audit log", [&] {
+    Query q(statement(kListAudit));
+    q->bind(1, query.instance_id);
+    q->bind(2, query.actor);
+    q->bind(3, query.since);
+    q->bind(4, static_cast<std::int64_t>(query.before_id));
+    q->bind(5, query.limit);
+    std::vector<AuditEntry> out;
+    while (q->executeStep()) {
+      out.push_back(AuditEntry{q->getColumn(0).getInt64(), q->getColumn(1).getString(),
+                               q->getColumn(2).getString(), q->getColumn(3).getString(),
+                               q->getColumn(4).getString(), q->getColumn(5).getString(),
+                               q->getColumn(6).getString(), q->getColumn(7).getString(),
+                               q->getColumn(8).getString()});
+    }
+    return out;
   });
 }
 

@@ -364,7 +364,7 @@ TEST_CASE("auth: failures are logged with peer and username, never with a secret
 
 TEST_CASE("routing: unknown paths are 404 JSON; the API hides its routes from strangers") {
   Harness h;
-  check_error(h.send(verb::get, "/"), status::not_found);
+  check_error(h.send(verb::get, "/index.html"), status::not_found);  // "/" is the admin page
   check_error(h.send(verb::get, "/latest/meta-data/"), status::not_found);
   check_error(h.send(verb::get, "/api/v1/nothing"), status::not_found);
   check_error(h.send(verb::get, std::string("/api/v1/instances/") + kId + "/tags"),

@@ -358,4 +358,58 @@ TEST_CASE_TEMPLATE("store contract: data survives closing and reopening", B, BAC
   CHECK(store->revision() == 1);
 }
 
+TEST_CASE_TEMPLATE("store contract: admin sessions expire, and logout deletes them", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->create_admin_session(cm::AdminSession{"old", "admin", "127.0.0.1", "", 100}, 50);
+  REQUIRE(store->find_admin_session("old"));
+  CHECK(store->find_admin_session("old")->expires_at == 100);
+  CHECK(store->find_admin_session("old")->username == "admin");
+  CHECK_FALSE(store->find_admin_session("old")->created_at.empty());
+  // A new session at time 200 sweeps the one that expired at 100.
+  store->create_admin_session(cm::AdminSession{"new", "admin", "::1", "", 300}, 200);
+  CHECK_FALSE(store->find_admin_session("old"));
+  CHECK(f.open_migrated()->find_admin_session("new"));
+  CHECK(store->delete_admin_session("new"));
+  CHECK_FALSE(store->delete_admin_session("new"));
+  CHECK_FALSE(store->find_admin_session("new"));
+}
+
+TEST_CASE_TEMPLATE("store contract: the audit log filters and pages newest first", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  CHECK(store->list_audit({}).empty());
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    cm::AuditEntry e;
+    e.actor = i % 2 == 0 ? "user:admin" : "token:ci";
+    e.peer = "127.0.0.1";
+    e.action = "instance.update";
+    e.instance_id = i < 3 ? "i-00000001" : "i-00000002";
+    e.fields = R"(["hostname"])";
+    e.before = R"({"hostname":"a"})";
+    e.after = R"({"hostname":"b"})";
+    const cm::AuditEntry stored = store->append_audit(e);
+    CHECK(stored.at.size() == 20);  // YYYY-MM-DDTHH:MM:SSZ
+    if (!ids.empty()) CHECK(stored.id > ids.back());
+    ids.push_back(stored.id);
+  }
+  const auto all = f.open_migrated()->list_audit({});
+  REQUIRE(all.size() == 5);
+  CHECK(all.front().id == ids.back());
+  CHECK(all.front().after == R"({"hostname":"b"})");
+  CHECK(all.front().fields == R"(["hostname"])");
+  CHECK(store->list_audit({.instance_id = "i-00000001"}).size() == 3);
+  CHECK(store->list_audit({.actor = "token:ci"}).size() == 2);
+  CHECK(store->list_audit({.instance_id = "i-00000002", .actor = "token:ci"}).size() == 1);
+  CHECK(store->list_audit({.since = "2000-01-01T00:00:00Z"}).size() == 5);
+  CHECK(store->list_audit({.since = "2999-01-01T00:00:00Z"}).empty());
+  const auto page1 = store->list_audit({.limit = 2});
+  REQUIRE(page1.size() == 2);
+  const auto page2 = store->list_audit({.before_id = page1.back().id, .limit = 2});
+  REQUIRE(page2.size() == 2);
+  CHECK(page2.front().id == ids[2]);
+  CHECK(store->list_audit({.before_id = ids[0]}).empty());
+}
+
 }  // namespace

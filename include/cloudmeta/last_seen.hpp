@@ -1,0 +1,42 @@
+// LastSeen: when each caller address last fetched metadata, and over which connection (the peer:
+// the VM itself, or the trusted proxy that forwarded it). Written by the metadata threads on every
+// answered request, read by the admin thread for the instance list. Kept in memory only: the hot
+// path must never write to the database, and a restart forgetting "last seen" is harmless.
+// Striped: each address hashes to one of kStripes mutex-guarded maps, so metadata threads rarely
+// contend, and a caller seen again within the same second costs one lookup and no write.
+// Thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include "cloudmeta/ip_key.hpp"
+
+namespace cloudmeta {
+
+struct Sighting {
+  std::int64_t at = 0;  // Unix seconds
+  IpKey peer;           // the connection's address (differs from the caller behind a proxy)
+};
+
+class LastSeen {
+ public:
+  // Only callers that matched an instance are noted, so the table is bounded by the fleet size.
+  void note(const IpKey& caller, const IpKey& peer, std::int64_t now);
+  std::optional<Sighting> find(const IpKey& caller) const;
+
+ private:
+  static constexpr std::size_t kStripes = 64;
+  struct Stripe {
+    mutable std::mutex mutex;
+    std::unordered_map<IpKey, Sighting, IpKeyHash> by_caller;
+  };
+  Stripe& stripe(const IpKey& caller) const;
+
+  mutable std::array<Stripe, kStripes> stripes_;
+};
+
+}  // namespace cloudmeta
