@@ -456,11 +456,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 100000u));
   run_cmd->add_option("--rate", o.rate, "Open loop: requests per second in total (0: closed loop)");
   run_cmd->add_option("-d,--duration", o.duration, "Counted seconds")->check(CLI::PositiveNumber);
-  run_cmd->add_option("--warmup", o.warmup, "Uncounted seconds first")->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--warmup", o.warmup, "Uncounted seconds first")
+      ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--requests-per-connection", o.requests_per_connection,
                       "1: a new connection per request; 0: keep-alive for the whole run");
   run_cmd->add_option("--sources", o.sources,
-                      "Bind connections to this many addresses from --first-source (0: don't bind)");
+                      "Bind to this many addresses from --first-source (0: don't bind)");
   run_cmd->add_option("--first-source", o.first_source, "First source address (127.0.0.0/8)");
   run_cmd->add_option("--idle", o.idle, "Idle connections held open through the run");
   run_cmd->add_option("--expect-status", o.expect_status, "The status that counts as success");

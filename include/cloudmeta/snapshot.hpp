@@ -55,10 +55,21 @@ class SnapshotHolder {
   std::shared_ptr<const Snapshot> load() const { return current_.load(std::memory_order_acquire); }
   void publish(std::shared_ptr<const Snapshot> next) {
     current_.store(std::move(next), std::memory_order_release);
+    generation_.store(next_generation(), std::memory_order_release);
   }
+  // Changes after every publish, and is never the same for two holders: a metadata thread keeps
+  // the last load() and reloads only when this changes, so a request costs one plain load instead
+  // of the shared reference count's atomic increments and decrements (contended across threads).
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
+  static std::uint64_t next_generation() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+
   std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<std::uint64_t> generation_{next_generation()};
 };
 
 }  // namespace cloudmeta

@@ -6,8 +6,8 @@
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/log.hpp"
 #include "imds_error_pages.hpp"
+#include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
-#include "http/request_reader.hpp"
 #include "http/sessions.hpp"
 
 namespace cloudmeta::http_server {
@@ -40,16 +40,33 @@ void apply_hop_limit(tcp::socket& socket, int hops) {
 }
 
 // One-shot reply for a request the parser refused, then the connection closes.
-net::awaitable<void> reply_and_close(beast::tcp_stream& stream, int status, std::string& head) {
+net::awaitable<void> reply_and_close(ImdsConnection& connection, int status, std::string& head) {
   imds::Response r;
   r.status = status;
   r.html = true;
   r.body = imds::error_page(status);
   format_imds_head(r, false, head);
-  std::array<net::const_buffer, 2> buffers = {net::buffer(head), net::buffer(r.body)};
+  head += r.body;
   beast::error_code ec;
-  stream.expires_after(std::chrono::seconds(5));
-  co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
+  connection.expires_after(std::chrono::seconds(5));
+  co_await net::async_write(connection.socket(), net::buffer(head),
+                            net::redirect_error(net::use_awaitable, ec));
+}
+
+// The snapshot this thread last loaded, reloaded only when the holder publishes a new one (one
+// plain load per request instead of the shared reference count's atomic read-modify-writes).
+// The reference stays valid until this thread's next call: use it only before a co_await.
+const std::shared_ptr<const Snapshot>& current_snapshot(const SnapshotHolder& holder) {
+  thread_local const SnapshotHolder* cached_holder = nullptr;
+  thread_local std::uint64_t cached_generation = 0;
+  thread_local std::shared_ptr<const Snapshot> cached;
+  const std::uint64_t generation = holder.generation();
+  if (&holder != cached_holder || generation != cached_generation) {
+    cached = holder.load();
+    cached_holder = &holder;
+    cached_generation = generation;
+  }
+  return cached;
 }
 
 void log_request(const IpKey& caller, const imds::Response& r, http::verb method,
@@ -80,15 +97,31 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   const IpKey peer = peer_key(endpoint);
   const Limits& limits = context.config.imds_limits;
 
-  beast::tcp_stream stream(std::move(socket));
+  // Shared with the watchdog coroutine that closes the socket when a timeout passes.
+  const auto connection = std::make_shared<ImdsConnection>(std::move(socket));
+  net::co_spawn(connection->socket().get_executor(), ImdsConnection::watch(connection),
+                net::detached);
   beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
-  std::string head;
+  FieldsArena arena;  // every request's header fields, reused
+  std::string head;   // the response, head and body: one buffer, one send
   head.reserve(512);
   bool first = true;
 
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    const auto result = co_await read_request(stream, buffer, parser, limits, first);
+    ImdsParser parser(std::piecewise_construct, std::make_tuple(),
+                      std::make_tuple(FieldsAllocator<char>(arena)));
+    ImdsRequestRead read(*connection, parser, limits, first);
+    std::optional<ReadResult> result;
+    while (!(result = read.advance(buffer))) {
+      const auto room = buffer.prepare(ImdsRequestRead::room(buffer));
+      const std::size_t n = co_await connection->socket().async_read_some(
+          room, net::redirect_error(net::use_awaitable, ec));
+      if (ec) {
+        result = read.on_read_error(ec);
+        break;
+      }
+      buffer.commit(n);
+    }
     first = false;
     if (result == ReadResult::kClosed) break;
     if (result != ReadResult::kRequest) {
@@ -96,10 +129,12 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
                          : result == ReadResult::kBodyTooLarge ? 413 : 400;
       log_info("request_refused", {{"surface", "metadata"}, {"address", peer.to_string()},
                                    {"status", status}});
-      co_await reply_and_close(stream, status, head);
+      co_await reply_and_close(*connection, status, head);
       break;
     }
-    const auto start = std::chrono::steady_clock::now();
+    const bool logging = log_enabled(LogLevel::kInfo);
+    const auto start = logging ? std::chrono::steady_clock::now()
+                               : std::chrono::steady_clock::time_point();
     const auto& req = parser.get();
     const auto identity = identify_caller(peer, header(req, "X-Forwarded-For"),
                                           header(req, "X-Real-IP"), context.config.trusted_proxies);
@@ -111,10 +146,13 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     view.forwarded = identity.forwarded;
     view.caller = identity.caller;
 
-    // Held until the write completes: the response body points into it.
-    const auto snapshot = context.snapshots.load();
+    // The body is copied behind the head before the write, so the snapshot need not outlive
+    // this synchronous stretch; only the access log, written after the write, keeps it.
+    const auto& snapshot = current_snapshot(context.snapshots);
+    const std::shared_ptr<const Snapshot> held_for_log = logging ? snapshot : nullptr;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const imds::Response response = context.rate_limiter.allow(identity.caller)
+    const imds::Response response = !context.rate_limiter.enabled() ||
+                                            context.rate_limiter.allow(identity.caller)
                                         ? imds::respond(view, *snapshot, context.tokens, now)
                                         : imds::throttled();
     if (response.instance && context.last_seen) {
@@ -123,16 +161,17 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
 
     const bool keep_alive = req.keep_alive();
     format_imds_head(response, keep_alive, head);
-    if (response.hop_limit > 0) apply_hop_limit(stream.socket(), response.hop_limit);
-    std::array<net::const_buffer, 2> buffers = {net::buffer(head), net::buffer(response.payload())};
-    if (view.method == imds::Method::kHead) buffers[1] = net::const_buffer();
-    stream.expires_after(limits.read_timeout);
-    co_await net::async_write(stream, buffers, net::redirect_error(net::use_awaitable, ec));
-    if (log_enabled(LogLevel::kInfo)) log_request(identity.caller, response, req.method(), req.target(), start);
+    if (view.method != imds::Method::kHead) head += response.payload();
+    if (response.hop_limit > 0) apply_hop_limit(connection->socket(), response.hop_limit);
+    connection->expires_after(limits.read_timeout);
+    co_await net::async_write(connection->socket(), net::buffer(head),
+                              net::redirect_error(net::use_awaitable, ec));
+    if (logging) log_request(identity.caller, response, req.method(), req.target(), start);
     if (ec || !keep_alive) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  connection->socket().shutdown(tcp::socket::shutdown_send, ec);
+  connection->socket().close(ec);
+  connection->finish();
 }
 
 }  // namespace cloudmeta::http_server

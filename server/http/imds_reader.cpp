@@ -1,0 +1,88 @@
+#include "http/imds_reader.hpp"
+
+namespace cloudmeta::http_server {
+
+ImdsConnection::ImdsConnection(tcp::socket socket)
+    : socket_(std::move(socket)), timer_(socket_.get_executor()), deadline_(Clock::now()) {}
+
+void ImdsConnection::expires_after(std::chrono::milliseconds timeout) {
+  deadline_ = Clock::now() + timeout;
+  // Earlier than the timer is armed for: wake the watchdog so it re-arms (rare; see header).
+  if (deadline_ < armed_) timer_.cancel();
+}
+
+void ImdsConnection::finish() {
+  finished_ = true;
+  timer_.cancel();
+}
+
+net::awaitable<void> ImdsConnection::watch(std::shared_ptr<ImdsConnection> self) {
+  while (!self->finished_) {
+    self->armed_ = self->deadline_;
+    self->timer_.expires_at(self->armed_);
+    beast::error_code ec;
+    co_await self->timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (self->finished_) break;
+    if (Clock::now() >= self->deadline_) {
+      self->socket_.close(ec);  // the session's pending read or write fails and it ends
+      break;
+    }
+  }
+  self->armed_ = Clock::time_point::min();  // nothing to wake any more
+}
+
+namespace {
+
+ReadResult classify(const beast::error_code& ec) {
+  if (ec == http::error::header_limit) return ReadResult::kHeaderTooLarge;
+  if (ec == http::error::body_limit) return ReadResult::kBodyTooLarge;
+  if (ec.category() == http::make_error_code(http::error::end_of_stream).category() &&
+      ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return ReadResult::kBadRequest;
+  }
+  return ReadResult::kClosed;
+}
+
+}  // namespace
+
+ImdsRequestRead::ImdsRequestRead(ImdsConnection& connection, ImdsParser& parser,
+                                 const Limits& limits, bool first_request)
+    : connection_(connection), parser_(parser), limits_(limits), first_request_(first_request) {
+  parser_.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+  parser_.body_limit(limits.body_limit);
+  parser_.eager(true);
+}
+
+std::optional<ReadResult> ImdsRequestRead::advance(beast::flat_buffer& buffer) {
+  while (buffer.size() > 0) {
+    if (!begun_) {
+      // The whole request, once begun, within the read timeout (a dripping client cannot
+      // stretch it by sending a byte at a time).
+      begun_ = true;
+      connection_.expires_after(limits_.read_timeout);
+    }
+    beast::error_code ec;
+    const std::size_t used = parser_.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec && ec != http::error::need_more) return classify(ec);
+    if (parser_.is_done()) return ReadResult::kRequest;
+    if (ec || used == 0) break;  // the parser needs more bytes than the buffer holds
+  }
+  if (!begun_) {
+    // Waiting for a request's first byte: the idle timeout between keep-alive requests.
+    connection_.expires_after(first_request_ ? limits_.read_timeout : limits_.idle_timeout);
+  }
+  if (room(buffer) == 0) return ReadResult::kBadRequest;  // as http::error::buffer_overflow did
+  return std::nullopt;
+}
+
+ReadResult ImdsRequestRead::on_read_error(const beast::error_code& error) {
+  if (error == net::error::eof && begun_) {
+    beast::error_code ec;
+    parser_.put_eof(ec);
+    if (!ec && parser_.is_done()) return ReadResult::kRequest;
+  }
+  return ReadResult::kClosed;
+}
+
+}  // namespace cloudmeta::http_server
