@@ -10,3 +10,5 @@ add_test(NAME systemd.test_lifecycle COMMAND python3
          "${CMAKE_CURRENT_SOURCE_DIR}/systemd/test_lifecycle.py" "$<TARGET_FILE:cloudmeta>")
 set_tests_properties(systemd.test_lifecycle PROPERTIES LABELS "systemd;integration" TIMEOUT 180)
 
+# The container image with podman, compose with Postgres, the units under systemd as PID 1.
+include(container/container.cmake)

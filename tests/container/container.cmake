@@ -1,0 +1,33 @@
+# The container tier (label container): the product image built once per ctest run (fixture
+# container.images), run with podman, compose with Postgres, the units under systemd as PID 1,
+# and a cleanup at the end (the debootstrap base image and the build caches stay in the build
+# dir). One podman with its storage under the build dir serves the tier: RESOURCE_LOCK keeps its
+# tests one at a time. Included from tests/ops.cmake.
+#
+# By default the image's build stage is replaced by this tree's cloudmeta binary (same Debian 12
+# packages; see build_images.sh): compiling the project again inside the image would double the
+# tier's time on a 2-core CI machine. CONTAINER_IMAGE_FROM_SOURCE=ON builds the Dockerfile as an
+# operator does, compiling in its build stage.
+option(CONTAINER_IMAGE_FROM_SOURCE "container tests: compile inside the image's build stage" OFF)
+set(container_dir "${CMAKE_CURRENT_LIST_DIR}")
+set(container_args "${PROJECT_SOURCE_DIR}" "${CMAKE_BINARY_DIR}")
+
+if(CONTAINER_IMAGE_FROM_SOURCE)
+  add_test(NAME container.images COMMAND bash "${container_dir}/build_images.sh" ${container_args})
+  set(images_timeout 2400)
+else()
+  add_test(NAME container.images COMMAND bash "${container_dir}/build_images.sh" ${container_args}
+           "$<TARGET_FILE:cloudmeta>")
+  set(images_timeout 900)
+endif()
+set_tests_properties(container.images PROPERTIES LABELS container TIMEOUT ${images_timeout}
+                     FIXTURES_SETUP container_images RESOURCE_LOCK podman)
+add_test(NAME container.cleanup COMMAND bash "${container_dir}/cleanup.sh" ${container_args})
+set_tests_properties(container.cleanup PROPERTIES LABELS container TIMEOUT 120
+                     FIXTURES_CLEANUP container_images RESOURCE_LOCK podman)
+
+foreach(name IN ITEMS test_image test_compose test_systemd_pid1)
+  add_test(NAME container.${name} COMMAND bash "${container_dir}/${name}.sh" ${container_args})
+  set_tests_properties(container.${name} PROPERTIES LABELS container TIMEOUT 600
+                       FIXTURES_REQUIRED container_images RESOURCE_LOCK podman)
+endforeach()
