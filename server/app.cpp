@@ -68,7 +68,6 @@ void refresh(Fleet& fleet, bool full) {
 }
 
 // Polls the store for writes made by another process (the CLI, another host) and republishes.
-// Polls the store for writes made by another process (the CLI, another host) and republishes.
 // With a ChangeFeed (Postgres) this is only the safety net: notifications arrive at once.
 net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval) {
   net::steady_timer timer(co_await net::this_coro::executor);
