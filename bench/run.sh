@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The metadata surface's benchmark, one command (docs/benchmarks.md explains every number):
 #
-#   bench/run.sh            full comparison, ~15 minutes: cloudmeta vs Debian's nginx serving the
+#   bench/run.sh            full comparison (~15 min, plus seeding the 1,000,000-instance fleet,
+#                           ~20 min on a 2-core machine): cloudmeta vs Debian's nginx serving the
 #                           instance-id with `return 200`, each pinned to core 0, the client pinned
 #                           to core 1; wrk and cloudmeta_loadgen as clients; keep-alive,
 #                           new-connection-per-request and IMDSv2 modes; server CPU per request
