@@ -30,26 +30,13 @@ test_packages=(
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
 
-sudo=""
-if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+source "$(dirname "$0")/apt-install.sh"
+apt_install_missing "${packages[@]}"
 
 # The browser tests' npm packages (playwright-core only; it drives Debian's chromium and downloads
 # no browser). Node.js and npm come from Debian unless a node with npm is already installed.
 if [ "${1:-}" != "--build-only" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get install -y -qq --no-install-recommends nodejs npm
-  fi
+  if ! command -v npm >/dev/null 2>&1; then apt_install_missing nodejs npm; fi
   browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
   # npm ci again only when the lock changed since the last install (idempotent, and offline).
   if [ ! "$browser_dir/node_modules/.package-lock.json" -nt "$browser_dir/package-lock.json" ]; then
