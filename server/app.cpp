@@ -85,9 +85,15 @@ net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interv
 }
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {
+  // Appended piecewise: g++ 12 warns falsely (-Wrestrict) on `"[" + std::string + "]"`.
   const auto address = endpoint.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
+  std::string text;
+  if (address.is_v6()) text += '[';
+  text += address.to_string();
+  if (address.is_v6()) text += ']';
+  text += ':';
+  text += std::to_string(endpoint.port());
+  return text;
 }
 
 }  // namespace
