@@ -12,26 +12,14 @@
 
 #include "cloudmeta/api_tokens.hpp"
 #include "cloudmeta/cli.hpp"
+#include "cli_runner.hpp"
 #include "cloudmeta/passwords.hpp"
 #include "cloudmeta/store.hpp"
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result run(std::vector<std::string> args) {
-  args.insert(args.begin(), "cloudmeta");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  const int code = cloudmeta::run_cli(static_cast<int>(args.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = cloudmeta::testing::CliResult;
+Result run(std::vector<std::string> args) { return cloudmeta::testing::run_cli_captured(args); }
 
 // A fresh database file named by DATABASE_URL for the test's lifetime.
 class TempDatabase {

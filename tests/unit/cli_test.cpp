@@ -1,6 +1,7 @@
 // The command line's contract with scripts: exit codes, one-line errors, help. Only paths that
 // stop before the database is opened live here; tests/store/cli_store_test.cpp has the rest.
 #include "cloudmeta/cli.hpp"
+#include "cli_runner.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,21 +12,8 @@
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result run(std::vector<std::string> args) {
-  args.insert(args.begin(), "cloudmeta");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::ostringstream out, err;
-  const int code = cloudmeta::run_cli(static_cast<int>(args.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = cloudmeta::testing::CliResult;
+Result run(std::vector<std::string> args) { return cloudmeta::testing::run_cli_captured(args); }
 
 // A usage error is exactly one `cloudmeta: error:` line on stderr and nothing on stdout.
 void check_usage_error(const Result& r, const std::string& fragment) {
