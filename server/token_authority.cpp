@@ -13,10 +13,9 @@ constexpr std::size_t kRawBytes = kHeaderBytes + crypto_auth_hmacsha256_BYTES;
 // Domain separation: the same SECRET_KEY also signs admin sessions, never with this subkey.
 constexpr std::string_view kSubkeyContext = "cloudmeta/imds-token/v1";
 
-void compute_tag(const std::array<unsigned char, 32>& key, const unsigned char* header,
+void compute_tag(const crypto_auth_hmacsha256_state& keyed, const unsigned char* header,
                  const IpKey& caller, std::string_view instance_id, unsigned char* out) {
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  crypto_auth_hmacsha256_state st = keyed;
   crypto_auth_hmacsha256_update(&st, header, kHeaderBytes);
   crypto_auth_hmacsha256_update(&st, caller.bytes().data(), caller.bytes().size());
   crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(instance_id.data()),
@@ -35,7 +34,10 @@ TokenAuthority::TokenAuthority(std::string_view secret_key) {
                               secret_key.size());
   crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(kSubkeyContext.data()),
                                 kSubkeyContext.size());
-  crypto_auth_hmacsha256_final(&st, subkey_.data());
+  unsigned char subkey[32];
+  crypto_auth_hmacsha256_final(&st, subkey);
+  crypto_auth_hmacsha256_init(&keyed_, subkey, sizeof subkey);
+  sodium_memzero(subkey, sizeof subkey);
 }
 
 std::string TokenAuthority::issue(const IpKey& caller, std::string_view instance_id,
@@ -45,7 +47,7 @@ std::string TokenAuthority::issue(const IpKey& caller, std::string_view instance
   const auto expiry = static_cast<std::uint64_t>(now_unix + ttl_seconds);
   for (int i = 0; i < 8; ++i) raw[1 + i] = static_cast<unsigned char>(expiry >> (56 - 8 * i));
   randombytes_buf(raw + 9, 8);  // two tokens issued in one second still differ
-  compute_tag(subkey_, raw, caller, instance_id, raw + kHeaderBytes);
+  compute_tag(keyed_, raw, caller, instance_id, raw + kHeaderBytes);
 
   char text[kTokenLength + 1];
   sodium_bin2base64(text, sizeof text, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -64,7 +66,7 @@ TokenVerdict TokenAuthority::verify(std::string_view token, const IpKey& caller,
     return {TokenCheck::kMalformed, 0};
   }
   unsigned char expected[crypto_auth_hmacsha256_BYTES];
-  compute_tag(subkey_, raw, caller, instance_id, expected);
+  compute_tag(keyed_, raw, caller, instance_id, expected);
   if (crypto_verify_32(expected, raw + kHeaderBytes) != 0) return {TokenCheck::kBadSignature, 0};
 
   std::uint64_t expiry = 0;

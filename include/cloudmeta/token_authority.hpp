@@ -7,6 +7,8 @@
 // Immutable after construction; safe to call from any thread; never throws on guest input.
 #pragma once
 
+#include <sodium.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -39,7 +41,9 @@ class TokenAuthority {
                       std::int64_t now_unix) const;
 
  private:
-  std::array<unsigned char, 32> subkey_{};
+  // HMAC state with the subkey already absorbed: each token costs its own bytes only, not the
+  // two key-block compressions again (the IMDSv2 hot path verifies one per request).
+  crypto_auth_hmacsha256_state keyed_{};
 };
 
 }  // namespace cloudmeta
