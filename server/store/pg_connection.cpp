@@ -108,6 +108,7 @@ void PgConnection::throw_connection_error(Kind kind, const std::string& what) co
 void PgConnection::reconnect_if_lost() {
   if (PQstatus(conn_.get()) == CONNECTION_OK) return;
   in_transaction_ = false;
+  prepared_.clear();
   PQreset(conn_.get());
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     throw_connection_error(Kind::kUnavailable, "PostgreSQL unavailable");
@@ -152,9 +153,24 @@ PgRows PgConnection::run(const char* sql, std::initializer_list<PgParam> params)
       values.push_back(nullptr);
     }
   }
-  return check(PgResultHandle(PQexecParams(conn_.get(), sql, static_cast<int>(values.size()),
-                                           nullptr, values.data(), nullptr, nullptr, 0)));
+  const std::string& name = prepared_name(sql, static_cast<int>(values.size()));
+  return check(PgResultHandle(PQexecPrepared(conn_.get(), name.c_str(),
+                                             static_cast<int>(values.size()), values.data(),
+                                             nullptr, nullptr, 0)));
 }
+
+// Each distinct statement is prepared once per connection (parsed and planned once) and then
+// executed with bound values. PQreset starts a new session, which forgets them: see
+// reconnect_if_lost.
+const std::string& PgConnection::prepared_name(const char* sql, int parameter_count) {
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) return it->second;
+  std::string name = "cloudmeta_" + std::to_string(prepared_.size() + 1);
+  check(PgResultHandle(PQprepare(conn_.get(), name.c_str(), sql, parameter_count, nullptr)));
+  return prepared_.emplace(sql, std::move(name)).first->second;
+}
+
+void PgConnection::run_simple(const char* sql) { check(PgResultHandle(PQexec(conn_.get(), sql))); }
 
 void PgConnection::exec_script(const std::string& sql) {
   if (!in_transaction_) reconnect_if_lost();
@@ -162,7 +178,8 @@ void PgConnection::exec_script(const std::string& sql) {
 }
 
 void PgConnection::begin() {
-  exec("BEGIN");
+  reconnect_if_lost();
+  run_simple("BEGIN");
   in_transaction_ = true;
 }
 
@@ -170,7 +187,7 @@ void PgConnection::begin() {
 // while the real one was lost. A failure here leaves the outcome unknown, reported as kUnavailable.
 void PgConnection::commit() {
   in_transaction_ = false;
-  run("COMMIT", {});
+  run_simple("COMMIT");
 }
 
 void PgConnection::rollback() noexcept {

@@ -1,5 +1,5 @@
-// One libpq connection: opened from a DATABASE_URL, statements run with bound parameters only
-// (PQexecParams; values never enter the SQL text), failures mapped to StoreError. Private to
+// One libpq connection: opened from a DATABASE_URL, statements prepared once per connection and
+// run with bound parameters only (PQprepare/PQexecPrepared; values never enter the SQL text), failures mapped to StoreError. Private to
 // server/store. Not thread-safe: a PGconn must not be shared between threads.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "cloudmeta/store.hpp"
 #include "pg_handle.hpp"
@@ -64,12 +65,15 @@ class PgConnection {
  private:
   void reconnect_if_lost();
   PgRows run(const char* sql, std::initializer_list<PgParam> params);
+  const std::string& prepared_name(const char* sql, int parameter_count);
+  void run_simple(const char* sql);  // transaction control: not worth preparing
   PgRows check(PgResultHandle result);
   [[noreturn]] void throw_connection_error(StoreError::Kind kind, const std::string& what) const;
 
   PgConnHandle conn_;
   std::string password_;  // kept only to scrub it from libpq's messages
   bool in_transaction_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 
 // BEGIN now; ROLLBACK when left without commit() (an exception, an early return).
