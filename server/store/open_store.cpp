@@ -42,7 +42,10 @@ std::string sqlite_path(std::string_view rest) {
   if (rest.back() == '/') {
     throw StoreError(Kind::kInvalid, "the sqlite:// URL names a directory, not a file");
   }
-  return (first > 0 ? "/" : "") + std::string(rest.substr(first));
+  // Built piecewise: g++ 12 warns falsely (-Wrestrict) on `const char* + std::string`.
+  std::string path = first > 0 ? "/" : "";
+  path.append(rest.substr(first));
+  return path;
 }
 
 }  // namespace
