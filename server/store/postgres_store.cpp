@@ -1,4 +1,5 @@
 #include "postgres_store.hpp"
+#include "stored_record.hpp"
 
 #include <exception>
 #include <string>
@@ -20,26 +21,10 @@ using nlohmann::json;
 constexpr const char* kInstanceColumns =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances";
 
-// Columns as kInstanceColumns. Messages as SqliteStore's.
+// Columns as kInstanceColumns.
 InstanceRecord record_from_row(const PgRows& rows, int row) {
-  const std::string id = rows.text(row, 0);
-  const json doc = json::parse(rows.text(row, 2), nullptr, false);
-  if (doc.is_discarded()) {
-    throw StoreError(Kind::kCorrupt, "instance " + id + ": the stored document is not JSON");
-  }
-  InstanceRecord record;
-  try {
-    record = record_from_json(doc);
-  } catch (const ValidationError& e) {
-    throw StoreError(Kind::kCorrupt,
-                     "instance " + id + ": the stored document is invalid (" + e.field() + ")");
-  }
-  if (record.instance_id != id || record.ip != rows.text(row, 1)) {
-    throw StoreError(Kind::kCorrupt, "instance " + id + ": columns and document disagree");
-  }
-  record.created_at = rows.text(row, 3);
-  record.updated_at = rows.text(row, 4);
-  return record;
+  return record_from_stored(rows.text(row, 0), rows.text(row, 1), rows.text(row, 2),
+                            rows.text(row, 3), rows.text(row, 4));
 }
 
 std::vector<InstanceRecord> records_from(const PgRows& rows) {

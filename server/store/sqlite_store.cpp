@@ -1,4 +1,5 @@
 #include "sqlite_store.hpp"
+#include "stored_record.hpp"
 
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Transaction.h>
@@ -201,24 +202,9 @@ std::string document_of(const InstanceRecord& record) {
 
 // Columns: instance_id, ip, doc, created_at, updated_at.
 InstanceRecord record_from_row(SQLite::Statement& q) {
-  const std::string id = q.getColumn(0).getString();
-  const json doc = json::parse(q.getColumn(2).getString(), nullptr, false);
-  if (doc.is_discarded()) {
-    throw StoreError(Kind::kCorrupt, "instance " + id + ": the stored document is not JSON");
-  }
-  InstanceRecord record;
-  try {
-    record = record_from_json(doc);
-  } catch (const ValidationError& e) {
-    throw StoreError(Kind::kCorrupt,
-                     "instance " + id + ": the stored document is invalid (" + e.field() + ")");
-  }
-  if (record.instance_id != id || record.ip != q.getColumn(1).getString()) {
-    throw StoreError(Kind::kCorrupt, "instance " + id + ": columns and document disagree");
-  }
-  record.created_at = q.getColumn(3).getString();
-  record.updated_at = q.getColumn(4).getString();
-  return record;
+  return record_from_stored(q.getColumn(0).getString(), q.getColumn(1).getString(),
+                            q.getColumn(2).getString(), q.getColumn(3).getString(),
+                            q.getColumn(4).getString());
 }
 
 User user_from_row(SQLite::Statement& q) {

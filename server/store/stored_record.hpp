@@ -1,0 +1,15 @@
+// Turns one stored instance row (the typed columns plus the JSON document) back into a record,
+// the same way for every backend. A row that does not decode is kCorrupt naming the instance.
+#pragma once
+
+#include <string>
+
+#include "cloudmeta/instance_record.hpp"
+
+namespace cloudmeta::store {
+
+InstanceRecord record_from_stored(const std::string& instance_id, const std::string& ip,
+                                  const std::string& doc, std::string created_at,
+                                  std::string updated_at);
+
+}  // namespace cloudmeta::store
