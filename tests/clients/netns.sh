@@ -18,6 +18,11 @@ CM_ID="cm$$"
 CM_HOST="${CM_ID}h"
 CM_HOST_BR_IP=198.18.0.1
 CM_IMDS_IP=169.254.169.254
+# The host bridge the VMs and routers attach to (cm_host_bridge names it as the docs do), and
+# where cm_server_start binds the metadata surface (cm_dnat_test: elsewhere, behind DNAT).
+CM_BRIDGE=br0
+CM_BIND="$CM_IMDS_IP"
+CM_PORT=80
 # Debian's interpreter and packages: a python3 earlier on PATH (pyenv, venv) would bring its
 # own botocore and no cloudinit.
 CM_PYTHON=/usr/bin/python3
@@ -25,6 +30,7 @@ CM_AWS=/usr/bin/aws
 CM_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 CM_NAMESPACES=()
+CM_NETNS_ETC=()
 CM_SERVER_PID=""
 CM_TMP=""
 CM_PASSED=0
@@ -54,6 +60,8 @@ cm_cleanup() {
     if [ -n "$pids" ]; then kill -KILL $pids 2>/dev/null || true; fi
     ip netns delete "$ns" 2>/dev/null || true
   done
+  local etc
+  for etc in "${CM_NETNS_ETC[@]}"; do rm -rf "$etc"; done
   if [ -n "$CM_TMP" ] && [ -d "$CM_TMP" ]; then
     if [ "$status" != 0 ] && [ -f "$CM_TMP/server.log" ]; then
       echo "---- server log (last 60 lines) ----" >&2
@@ -126,7 +134,7 @@ cm_vm_add() {
   ns="$(cm_ns "v$name")"
   cm_new_ns "v$name"
   ip -n "$CM_HOST" link add "vh$name" type veth peer name eth0 netns "$ns"
-  ip -n "$CM_HOST" link set "vh$name" master br0 up
+  ip -n "$CM_HOST" link set "vh$name" master "$CM_BRIDGE" up
   [ -n "$mac" ] && ip -n "$ns" link set eth0 address "$mac"
   ip -n "$ns" addr add "$ip4/24" dev eth0
   ip -n "$ns" link set eth0 up
@@ -141,7 +149,7 @@ cm_router_add() {
   ns="$(cm_ns "r$name")"
   cm_new_ns "r$name"
   ip -n "$CM_HOST" link add "rh$name" type veth peer name up0 netns "$ns"
-  ip -n "$CM_HOST" link set "rh$name" master br0 up
+  ip -n "$CM_HOST" link set "rh$name" master "$CM_BRIDGE" up
   ip -n "$ns" addr add "$up_ip/24" dev up0
   ip -n "$ns" link set up0 up
   ip -n "$ns" route add "$CM_IMDS_IP/32" via "$CM_HOST_BR_IP"
@@ -167,13 +175,56 @@ cm_vm_behind_router() {
   ip -n "$ns" route add "$CM_IMDS_IP/32" via "198.18.$idx.1"
 }
 
+# cm_host_bridge NAME [imds]: the host as docs/hypervisor.md builds it: the guests' bridge NAME
+# with the gateway address 198.18.0.1/24 and, with "imds", 169.254.169.254/32 on the same bridge
+# ("Binding the address on the bridge"); without it the address exists nowhere on the host and
+# only a DNAT rule can answer it. Later VMs attach to NAME.
+cm_host_bridge() {
+  local name="$1" imds="${2:-}"
+  local h="$CM_HOST"
+  CM_BRIDGE="$name"
+  ip -n "$h" link set lo up
+  ip -n "$h" link add "$name" type bridge
+  ip -n "$h" link set "$name" up
+  ip -n "$h" addr add "$CM_HOST_BR_IP/24" dev "$name"
+  if [ "$imds" = imds ]; then ip -n "$h" addr add "$CM_IMDS_IP/32" dev "$name"; fi
+}
+
+# cm_guest_add NAME IPV4 MAC [zeroconf]: a VM configured as a guest OS configures itself: its
+# address, a default route via the bridge (198.18.0.1), nothing for 169.254.169.254. With
+# "zeroconf" it also has the on-link 169.254.0.0/16 route that RHEL-style network scripts (unless
+# NOZEROCONF=yes) and avahi-autoipd add, so it ARPs for 169.254.169.254 itself instead of
+# sending to its gateway.
+cm_guest_add() {
+  local name="$1" ip4="$2" mac="$3" zeroconf="${4:-}"
+  local ns
+  ns="$(cm_ns "v$name")"
+  cm_new_ns "v$name"
+  ip -n "$CM_HOST" link add "vh$name" type veth peer name eth0 netns "$ns"
+  ip -n "$CM_HOST" link set "vh$name" master "$CM_BRIDGE" up
+  ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$ns" addr add "$ip4/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add default via "$CM_HOST_BR_IP"
+  if [ "$zeroconf" = zeroconf ]; then
+    ip -n "$ns" route add 169.254.0.0/16 dev eth0 scope link metric 1002
+  fi
+  # A default route would send the guest's DNS queries (cloud-init probes for DNS redirection)
+  # towards this machine's resolver, where they would wait for timeouts inside the namespaces;
+  # a resolver on the guest's own loopback refuses at once. `ip netns exec` bind-mounts
+  # /etc/netns/NS/resolv.conf over /etc/resolv.conf for commands run in the namespace.
+  mkdir -p "/etc/netns/$ns"
+  CM_NETNS_ETC+=("/etc/netns/$ns")
+  echo 'nameserver 127.0.0.1' >"/etc/netns/$ns/resolv.conf"
+}
+
 # cm_server_start: cloudmeta in the host namespace; sets CM_ADMIN_URL and CM_API_TOKEN.
 cm_server_start() {
   CM_DATABASE_URL="sqlite:///$CM_TMP/db.sqlite"
   # The working directory is the temp dir, so no stray .env is read.
   (
     cd "$CM_TMP"
-    exec ip netns exec "$CM_HOST" env PORT=80 BIND="$CM_IMDS_IP" ADMIN_PORT=0 \
+    exec ip netns exec "$CM_HOST" env PORT="$CM_PORT" BIND="$CM_BIND" ADMIN_PORT=0 \
       ADMIN_BIND=127.0.0.1 DATABASE_URL="$CM_DATABASE_URL" LOG_LEVEL=info LOG_FORMAT=text \
       "$CM_BIN" serve >"$CM_TMP/server.out" 2>"$CM_TMP/server.log"
   ) &
@@ -197,7 +248,7 @@ cm_server_start() {
     cm_die "token create failed: $(cat "$CM_TMP/token.err")"
   CM_API_TOKEN="$(tail -n 1 "$CM_TMP/token.out")"
   [ -n "$CM_API_TOKEN" ] || cm_die "token create printed no token"
-  cm_log "cloudmeta up: metadata $CM_IMDS_IP:80, admin $CM_ADMIN_URL (in $CM_HOST)"
+  cm_log "cloudmeta up: metadata $CM_BIND:$CM_PORT, admin $CM_ADMIN_URL (in $CM_HOST)"
 }
 
 # cm_admin METHOD PATH [JSON_FILE]: the admin API from inside the host namespace; prints the body,
@@ -224,6 +275,52 @@ cm_seed() {
 # Server-log lines of metadata requests from one address (text format: key=value).
 cm_requests_from() {
   grep 'event=request ' "$CM_TMP/server.log" | grep "surface=metadata" | grep " address=$1 " || true
+}
+
+# cm_aws_in_vm VM ARGS...: Debian's aws CLI with an empty HOME and no configuration files, so
+# credentials and region can only come from IMDS at its default endpoint; env -i keeps the
+# caller's AWS_* variables (and any other python on PATH) out.
+cm_aws_in_vm() {
+  local vm="$1"
+  shift
+  mkdir -p "$CM_TMP/home-$vm"
+  cm_in_vm "$vm" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$CM_TMP/home-$vm" LANG=C.UTF-8 \
+    AWS_CONFIG_FILE="$CM_TMP/home-$vm/none/config" \
+    AWS_SHARED_CREDENTIALS_FILE="$CM_TMP/home-$vm/none/credentials" \
+    AWS_METADATA_SERVICE_TIMEOUT=5 AWS_METADATA_SERVICE_NUM_ATTEMPTS=2 \
+    "$CM_AWS" "$@"
+}
+
+# cm_py_check LABEL VM SCRIPT ARGS...: one of the Python client checks (they print their own
+# lines) inside a VM, counted as one pass or fail here; no AWS_* override can leak in.
+cm_py_check() {
+  local label="$1" vm="$2" script="$3"
+  shift 3
+  local status=0
+  cm_in_vm "$vm" env -u AWS_EC2_METADATA_SERVICE_ENDPOINT -u AWS_EC2_METADATA_DISABLED \
+    "$CM_PYTHON" -B -E -s "$CM_DIR/$script" "$@" 2>"$CM_TMP/py-$vm.err" || status=$?
+  if [ "$status" = 0 ]; then
+    cm_pass "$label"
+  else
+    cm_fail "$label (its stderr follows)"
+    tail -n 30 "$CM_TMP/py-$vm.err" >&2
+  fi
+}
+
+# cm_only_instance LABEL ADDRESS INSTANCE_ID: the server logged requests from ADDRESS and
+# attributed every one of them to INSTANCE_ID (no other instance, never "unknown").
+cm_only_instance() {
+  local lines
+  lines="$(cm_requests_from "$2")"
+  local total others
+  total="$(grep -c . <<<"$lines" || true)"
+  others="$(grep . <<<"$lines" | grep -vc " instance=$3 " || true)"
+  if [ "$total" -gt 0 ] && [ "$others" = 0 ]; then
+    cm_pass "$1 ($total requests)"
+  else
+    cm_fail "$1: $total requests from $2, $others not attributed to $3"
+    grep -v " instance=$3 " <<<"$lines" | head -n 5 >&2
+  fi
 }
 
 cm_pass() {
