@@ -21,6 +21,7 @@ build_packages=(
 test_packages=(
   # real clients and real tools
   python3 cloud-init python3-botocore awscli iproute2 curl sqlite3
+  nftables                    # the DNAT recipe of docs/hypervisor.md (tests/clients/test_dnat.sh)
   postgresql                  # a real server for the store tests (tests/support/pg_cluster.sh)
   systemd                     # systemd-analyze, systemd-socket-activate (tests/systemd)
   podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
