@@ -113,7 +113,7 @@ for vm in "${vms[@]}"; do
     "${ip[$vm]}" "${id[$vm]}"
 done
 
-# cloud-init in AWS mode used the token flow, and vm b (http_tokens=required) only that.
+# vm b's record has http_tokens=required: everything above reached it through the token flow.
 cm_expect_eq "vm b: http_tokens=required refuses an IMDSv1 GET" 401 \
   "$(cm_in_vm b curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
     http://169.254.169.254/latest/meta-data/instance-id)"
