@@ -31,10 +31,6 @@ unsigned io_thread_count(const Config& config) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// A full reload this often even when the revision says nothing changed: the safety net for a
-// database restored, or failed over to a replica, that reached the same revision with other rows.
-constexpr auto kFullResyncInterval = std::chrono::minutes(5);
-
 // Brings the snapshot up to date with the store. An outage is logged when it starts and when it
 // ends, not once per attempt; meanwhile the metadata surface keeps serving the last snapshot.
 void refresh(Fleet& fleet, bool full) {
@@ -69,7 +65,11 @@ void refresh(Fleet& fleet, bool full) {
 
 // Polls the store for writes made by another process (the CLI, another host) and republishes.
 // With a ChangeFeed (Postgres) this is only the safety net: notifications arrive at once.
-net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval) {
+// Every FULL_RESYNC_INTERVAL_S (0: never) it reloads everything even when the revision says
+// nothing changed: the safety net for a database restored, or failed over to a replica, that
+// reached the same revision with other rows.
+net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval,
+                                  std::chrono::seconds full_interval) {
   net::steady_timer timer(co_await net::this_coro::executor);
   auto last_full = std::chrono::steady_clock::now();
   for (;;) {
@@ -78,7 +78,7 @@ net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interv
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
     const auto now = std::chrono::steady_clock::now();
-    const bool full = now - last_full >= kFullResyncInterval;
+    const bool full = full_interval.count() > 0 && now - last_full >= full_interval;
     if (full) last_full = now;
     refresh(fleet, full);
   }
@@ -105,7 +105,8 @@ int serve(const Config& config) {
   std::unique_ptr<Store> store;
   std::string secret;
   try {
-    store = open_store(config.database_url);
+    store = open_store(config.database_url,
+                       StoreOptions{config.database_pool_size, config.database_pool_timeout});
     const int version = store->migrate();
     log_info("schema_ready", {{"version", version}});
     secret = resolve_secret_key(config, *store);
@@ -190,11 +191,17 @@ int serve(const Config& config) {
                                                                  std::move(slot));
                     }),
                 net::detached);
-  net::co_spawn(admin_io, refresh_loop(fleet, config.refresh_interval), net::detached);
+  // Snapshot rebuilds run on a thread of their own, so a fleet-sized reload never stalls the
+  // admin API; Fleet lets them run beside admin writes, each on its own pooled connection.
+  net::io_context sync_io(1);
+  net::co_spawn(sync_io,
+                refresh_loop(fleet, config.refresh_interval, config.full_resync_interval),
+                net::detached);
   // Postgres: another host's write reaches this snapshot as soon as its NOTIFY arrives.
-  const auto feed = open_change_feed(config.database_url, admin_io.get_executor(),
+  const auto feed = open_change_feed(config.database_url, sync_io.get_executor(),
                                      [&fleet] { refresh(fleet, false); });
   if (feed) feed->start();
+  std::thread sync_thread([&sync_io] { sync_io.run(); });
 
   // Both surfaces listen and the snapshot is loaded: ready (systemd, /readyz).
   api.set_ready(true);
@@ -252,6 +259,8 @@ int serve(const Config& config) {
   std::vector<std::thread> workers;
   for (auto& io : imds_io) workers.emplace_back([&io] { io->run(); });
   admin_io.run();
+  sync_io.stop();  // a rebuild in progress finishes first
+  sync_thread.join();
   for (auto& io : imds_io) io->stop();
   for (auto& w : workers) w.join();
   store.reset();  // nothing uses it any more: close the database cleanly before exiting

@@ -88,43 +88,43 @@ ImportCounts import_instances(const Config& config, std::istream& in) {
   auto store = open_store(config.database_url);
   store->migrate();  // importing into a fresh database is the point of a move
 
-  std::map<std::string, InstanceRecord> stored_by_id;
-  std::map<std::string, std::string> stored_id_by_ip;
-  for (auto& record : store->list_instances()) {
-    stored_id_by_ip[record.ip] = record.instance_id;
-    stored_by_id.emplace(record.instance_id, std::move(record));
-  }
-  // Moving an address from one stored instance to another would need both writes at once;
-  // refused up front rather than failing after some records were written.
-  for (const auto& line : lines) {
-    const auto holder = stored_id_by_ip.find(line.record.ip);
-    if (holder != stored_id_by_ip.end() && holder->second != line.record.instance_id) {
-      fail_at(line.number, "ip " + line.record.ip + " belongs to instance " + holder->second +
-                               " in the database");
-    }
-  }
-
+  // One transaction: the import lands whole or not at all, and another writer cannot slip in
+  // between the comparison below and the writes.
   ImportCounts counts;
-  for (const auto& line : lines) {
-    const auto existing = stored_by_id.find(line.record.instance_id);
-    try {
-      if (existing == stored_by_id.end()) {
-        store->insert_instance(line.record);
-        ++counts.created;
-      } else if (content_of(existing->second) == content_of(line.record)) {
-        ++counts.unchanged;
-      } else {
-        store->update_instance(line.record);
-        ++counts.replaced;
-      }
-    } catch (const StoreError& e) {
-      // Only another writer or the database going away can get here; every write is
-      // idempotent, so running the import again finishes the job.
-      throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() + " (" +
-                                     std::to_string(counts.created + counts.replaced) +
-                                     " records written before it; importing again is safe)");
+  store->transaction([&] {
+    std::map<std::string, InstanceRecord> stored_by_id;
+    std::map<std::string, std::string> stored_id_by_ip;
+    for (auto& record : store->list_instances()) {
+      stored_id_by_ip[record.ip] = record.instance_id;
+      stored_by_id.emplace(record.instance_id, std::move(record));
     }
-  }
+    // Moving an address from one stored instance to another would succeed or fail depending on
+    // the order of the lines: refused, whatever the order, with the line that asks for it.
+    for (const auto& line : lines) {
+      const auto holder = stored_id_by_ip.find(line.record.ip);
+      if (holder != stored_id_by_ip.end() && holder->second != line.record.instance_id) {
+        fail_at(line.number, "ip " + line.record.ip + " belongs to instance " + holder->second +
+                                 " in the database");
+      }
+    }
+    for (const auto& line : lines) {
+      const auto existing = stored_by_id.find(line.record.instance_id);
+      try {
+        if (existing == stored_by_id.end()) {
+          store->insert_instance(line.record);
+          ++counts.created;
+        } else if (content_of(existing->second) == content_of(line.record)) {
+          ++counts.unchanged;
+        } else {
+          store->update_instance(line.record);
+          ++counts.replaced;
+        }
+      } catch (const StoreError& e) {
+        throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() +
+                                       " (nothing was imported)");
+      }
+    }
+  });
   return counts;
 }
 

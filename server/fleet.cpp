@@ -3,8 +3,21 @@
 #include "cloudmeta/log.hpp"
 
 namespace cloudmeta {
+namespace {
 
-void Fleet::load_all() {
+// A rebuild that lost to concurrent writes this many times reads once more under the write lock,
+// so a steady stream of admin writes delays it but cannot starve it.
+constexpr int kOptimisticRebuilds = 3;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Fleet::read_all() {
   // Read the revision first: a write racing with the listing then shows up as a newer revision
   // on the next refresh instead of being missed.
   const auto revision = store_.revision();
@@ -14,18 +27,48 @@ void Fleet::load_all() {
   for (const auto& id : skipped) {
     log_error("instance_not_served", {{"instance", id}, {"reason", "record fails to render"}});
   }
-  log_info("snapshot_loaded", {{"instances", snapshot->size()}, {"revision", revision}});
+  return snapshot;
+}
+
+void Fleet::publish_locked(std::shared_ptr<const Snapshot> snapshot) {
   snapshots_.publish(std::move(snapshot));
+  ++publishes_;
+}
+
+void Fleet::publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot) {
+  log_info("snapshot_loaded",
+           {{"instances", snapshot->size()}, {"revision", snapshot->revision()}});
+  publish_locked(std::move(snapshot));
+}
+
+void Fleet::load_all() {
+  for (int attempt = 0; attempt < kOptimisticRebuilds; ++attempt) {
+    std::uint64_t seen = 0;
+    {
+      std::lock_guard lock(write_mutex_);
+      seen = publishes_;
+    }
+    auto snapshot = read_all();  // the long part: admin writes go on meanwhile
+    std::lock_guard lock(write_mutex_);
+    // A write published since we started may be missing from what we read: publishing now would
+    // hide it until the next refresh. Read again instead.
+    if (publishes_ != seen) continue;
+    publish_loaded_locked(std::move(snapshot));
+    return;
+  }
+  std::lock_guard lock(write_mutex_);
+  publish_loaded_locked(read_all());
 }
 
 template <class Fn>
 auto Fleet::tracking_staleness(Fn&& fn) {
   try {
     auto result = fn();
-    stale_since_.reset();
+    stale_since_.store(kFresh);
     return result;
   } catch (...) {
-    if (!stale_since_) stale_since_ = std::chrono::steady_clock::now();
+    std::int64_t fresh = kFresh;
+    stale_since_.compare_exchange_strong(fresh, steady_now_ns());  // keep the first failure's time
     throw;
   }
 }
@@ -46,13 +89,15 @@ void Fleet::resync() {
 }
 
 std::chrono::seconds Fleet::stale_for() const {
-  if (!stale_since_) return std::chrono::seconds(0);
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
-                                                          *stale_since_);
+  const std::int64_t since = stale_since_.load();
+  if (since == kFresh) return std::chrono::seconds(0);
+  return std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::nanoseconds(steady_now_ns() - since));
 }
 
 InstanceRecord Fleet::create(const InstanceRecord& record) {
   render(record);  // refuse what could not be served, before anything is stored
+  std::lock_guard lock(write_mutex_);
   auto stored = store_.insert_instance(record);
   publish_change("", stored);
   return stored;
@@ -60,33 +105,38 @@ InstanceRecord Fleet::create(const InstanceRecord& record) {
 
 InstanceRecord Fleet::replace(const InstanceRecord& record) {
   render(record);
+  std::lock_guard lock(write_mutex_);
   auto before = store_.find_instance(record.instance_id);
-  if (!before) throw StoreError(StoreError::Kind::kNotFound, "instance " + record.instance_id + " not found");
+  if (!before) {
+    throw StoreError(StoreError::Kind::kNotFound, "instance " + record.instance_id + " not found");
+  }
   auto stored = store_.update_instance(record);
   publish_change(before->ip, stored);
   return stored;
 }
 
 bool Fleet::remove(std::string_view instance_id) {
+  std::lock_guard lock(write_mutex_);
   auto before = store_.find_instance(instance_id);
   if (!before || !store_.delete_instance(instance_id)) return false;
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   if (revision != current->revision() + 1) {
-    load_all();
+    publish_loaded_locked(read_all());
   } else {
-    snapshots_.publish(current->without(before->ip, revision));
+    publish_locked(current->without(before->ip, revision));
   }
   return true;
 }
 
+// write_mutex_ held.
 void Fleet::publish_change(const std::string& old_ip, const InstanceRecord& stored) {
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   // Another writer (the CLI, another host) changed the store since our last publish: only a full
   // reload is sure to match it. Otherwise patch just this record.
-  if (revision != current->revision() + 1) return load_all();
-  snapshots_.publish(current->with(old_ip, render(stored), stored.ip, revision));
+  if (revision != current->revision() + 1) return publish_loaded_locked(read_all());
+  publish_locked(current->with(old_ip, render(stored), stored.ip, revision));
 }
 
 }  // namespace cloudmeta

@@ -51,6 +51,11 @@ struct Config {
   Limits imds_limits;
   Limits admin_limits{.body_limit = 1024 * 1024};  // instance records with 16 KiB user-data
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for
+  // A full reload this often even when the revision says nothing changed; 0 = never.
+  std::chrono::seconds full_resync_interval{300};
+  // PostgreSQL connections (StoreOptions; SQLite has one connection whatever these say).
+  std::size_t database_pool_size = 4;
+  std::chrono::milliseconds database_pool_timeout{5000};  // wait for a free one, then 503
   std::chrono::seconds shutdown_grace{5};  // in-flight requests' time to finish after SIGTERM
   bool admin_secure_cookies = false;  // the admin page's cookie gets `Secure` (served over HTTPS)
 

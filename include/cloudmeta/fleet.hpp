@@ -2,11 +2,17 @@
 // render first (so a record that cannot be served is refused before it is stored), write to the
 // Store, then publish a new Snapshot, so the very next metadata request sees the change.
 // Also rebuilds the snapshot when another process (a CLI, another host) changed the store.
-// Not thread-safe: used from the thread that owns the Store.
+// Thread-safe: the admin thread writes while the sync thread rebuilds. Writes (store write and
+// publish) are serialised by a mutex; a rebuild reads the store without it, which can take long
+// for a big fleet, and publishes only if no write was published meanwhile, reading again
+// otherwise, so a rebuild never replaces a newer write's snapshot with an older view.
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <optional>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -29,7 +35,7 @@ class Fleet {
   void resync();
   // True from a refresh or resync that failed (the store is unreachable) until one succeeds:
   // the metadata surface keeps serving the last snapshot, which may lack other hosts' changes.
-  bool stale() const { return stale_since_.has_value(); }
+  bool stale() const { return stale_since_.load() != kFresh; }
   std::chrono::seconds stale_for() const;
 
   // Throw ValidationError (render) or StoreError (conflict, not found).
@@ -41,13 +47,23 @@ class Fleet {
   const SnapshotHolder& snapshots() const { return snapshots_; }
 
  private:
+  static constexpr std::int64_t kFresh = INT64_MIN;
+
+  // Reads the store and builds a snapshot (no lock held).
+  std::shared_ptr<const Snapshot> read_all();
+  // write_mutex_ held. The second also logs the size of a full rebuild.
+  void publish_locked(std::shared_ptr<const Snapshot> snapshot);
+  void publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_change(const std::string& old_ip, const InstanceRecord& stored);
   template <class Fn>
   auto tracking_staleness(Fn&& fn);
 
   Store& store_;
   SnapshotHolder& snapshots_;
-  std::optional<std::chrono::steady_clock::time_point> stale_since_;
+  std::mutex write_mutex_;       // one write (or one publish) at a time
+  std::uint64_t publishes_ = 0;  // snapshots published; guarded by write_mutex_
+  // steady_clock nanoseconds since the first failed refresh, or kFresh.
+  std::atomic<std::int64_t> stale_since_{kFresh};
 };
 
 }  // namespace cloudmeta

@@ -1,10 +1,14 @@
 // Store: where records, superusers, API tokens and settings live. Two implementations share this
-// contract: SqliteStore (default) and, later, PostgresStore. Not thread-safe by design: a Store is
-// used from one thread only (the admin thread, see docs/architecture.md). Every statement is
-// prepared. Throws StoreError; its message never contains SQL, secrets or user-data.
+// contract: SqliteStore (default) and PostgresStore (fleet mode). Thread-safe: the admin thread
+// and the sync thread (snapshot rebuilds, see docs/architecture.md) call one Store at once.
+// Every statement is prepared. Throws StoreError; its message never contains SQL, secrets or
+// user-data.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -98,6 +102,13 @@ class Store {
   // process or another one, so a writer can tell whether only its own write happened since.
   virtual std::int64_t revision() = 0;
 
+  // Runs `body` as one transaction: the calls the calling thread makes on this Store inside it
+  // commit together when body returns, or not at all when it throws (the exception goes on to
+  // the caller). Reads inside see the transaction's own writes; a write that fails inside (a
+  // conflict) undoes only itself, so body may catch it and go on. A nested call joins the
+  // outer transaction. Other threads' calls are not part of it.
+  virtual void transaction(const std::function<void()>& body) = 0;
+
   // Superusers. kConflict when the username exists.
   virtual User create_user(const User& user) = 0;
   virtual std::optional<User> find_user(std::string_view username) = 0;
@@ -127,8 +138,17 @@ class Store {
   virtual std::optional<std::string> get_setting(std::string_view key) = 0;
 };
 
+// How a Store reaches its database. Only PostgresStore has a pool; SQLite works on one file
+// through one connection. The defaults are DATABASE_POOL_SIZE's and DATABASE_POOL_TIMEOUT_MS's
+// (config.hpp; a unit test keeps them equal).
+struct StoreOptions {
+  std::size_t pool_size = 4;                   // connections at most, opened as needed
+  std::chrono::milliseconds pool_wait{5000};   // a caller waits this long for a free one
+};
+
 // Opens the store named by a DATABASE_URL value ("" -> ./cloudmeta.db). Throws StoreError
 // (kInvalid for an unsupported or malformed URL).
-std::unique_ptr<Store> open_store(const std::string& database_url);
+std::unique_ptr<Store> open_store(const std::string& database_url,
+                                  const StoreOptions& options = {});
 
 }  // namespace cloudmeta

@@ -50,7 +50,8 @@ std::string sqlite_path(std::string_view rest) {
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(const std::string& database_url) {
+std::unique_ptr<Store> open_store(const std::string& database_url,
+                                  const StoreOptions& options) {
   if (database_url.empty())
     return std::make_unique<store::SqliteStore>(std::string(kDefaultSqliteFile));
   const auto sep = database_url.find("://");
@@ -67,7 +68,7 @@ std::unique_ptr<Store> open_store(const std::string& database_url) {
         sqlite_path(std::string_view(database_url).substr(sep + 3)));
   }
   if (scheme == "postgres" || scheme == "postgresql") {
-    return std::make_unique<store::PostgresStore>(database_url);
+    return std::make_unique<store::PostgresStore>(database_url, options);
   }
   throw StoreError(Kind::kInvalid, "DATABASE_URL scheme \"" + scheme +
                                        "\" is not supported; use sqlite:// or postgres://");

@@ -178,22 +178,47 @@ void PgConnection::exec_script(const std::string& sql) {
 }
 
 void PgConnection::begin() {
+  if (in_transaction_) {
+    // One name serves every level: Postgres resolves a savepoint name to the newest one.
+    run_simple("SAVEPOINT cloudmeta_nested");
+    ++savepoints_;
+    return;
+  }
   reconnect_if_lost();
   run_simple("BEGIN");
   in_transaction_ = true;
+  savepoints_ = 0;
 }
 
 // Never reconnects: a COMMIT on a fresh connection would "succeed" outside any transaction
 // while the real one was lost. A failure here leaves the outcome unknown, reported as kUnavailable.
 void PgConnection::commit() {
+  if (in_transaction_ && savepoints_ > 0) {
+    --savepoints_;
+    run_simple("RELEASE SAVEPOINT cloudmeta_nested");
+    return;
+  }
   in_transaction_ = false;
   run_simple("COMMIT");
 }
 
 void PgConnection::rollback() noexcept {
+  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+    in_transaction_ = false;
+    return;
+  }
+  if (in_transaction_ && savepoints_ > 0) {
+    --savepoints_;
+    PgResultHandle undone(PQexec(conn_.get(), "ROLLBACK TO SAVEPOINT cloudmeta_nested"));
+    PgResultHandle released(PQexec(conn_.get(), "RELEASE SAVEPOINT cloudmeta_nested"));
+    return;
+  }
   in_transaction_ = false;
-  if (PQstatus(conn_.get()) != CONNECTION_OK) return;
   PgResultHandle ignored(PQexec(conn_.get(), "ROLLBACK"));
+}
+
+bool PgConnection::reusable() const {
+  return !in_transaction_ && PQstatus(conn_.get()) == CONNECTION_OK;
 }
 
 }  // namespace cloudmeta::store

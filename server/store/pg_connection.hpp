@@ -1,6 +1,7 @@
 // One libpq connection: opened from a DATABASE_URL, statements prepared once per connection and
-// run with bound parameters only (PQprepare/PQexecPrepared; values never enter the SQL text), failures mapped to StoreError. Private to
-// server/store. Not thread-safe: a PGconn must not be shared between threads.
+// run with bound parameters only (PQprepare/PQexecPrepared; values never enter the SQL text),
+// failures mapped to StoreError. Private to server/store. Not thread-safe: a PGconn must not be
+// shared between threads, so PgPool lends each connection to one thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -58,9 +59,16 @@ class PgConnection {
   // Several statements, no parameters: for the embedded migrations only, never for values.
   void exec_script(const std::string& sql);
 
+  // Transactions nest: begin() inside a transaction sets a savepoint, and the matching commit()
+  // or rollback() releases it or rolls back to it, so a failed statement inside undoes only its
+  // own part and leaves the outer transaction usable.
   void begin();
   void commit();
   void rollback() noexcept;
+
+  // Fit to lend again: connected and outside any transaction. A connection that is not is
+  // dropped by PgPool rather than handed to the next caller.
+  bool reusable() const;
 
  private:
   void reconnect_if_lost();
@@ -73,6 +81,7 @@ class PgConnection {
   PgConnHandle conn_;
   std::string password_;  // kept only to scrub it from libpq's messages
   bool in_transaction_ = false;
+  int savepoints_ = 0;  // open begin()s inside the transaction
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
 };
 

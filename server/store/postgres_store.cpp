@@ -2,6 +2,8 @@
 #include "stored_record.hpp"
 
 #include <exception>
+#include <optional>
+#include <utility>
 #include <string>
 
 #include "cloudmeta/ip_key.hpp"
@@ -70,55 +72,107 @@ constexpr const char* kUserColumns =
 constexpr const char* kTokenColumns =
     "SELECT id, name, token_hash, prefix, created_at, last_used_at FROM api_tokens";
 
-}  // namespace
-
-PostgresStore::PostgresStore(const std::string& url) : db_(url) {}
-
-int PostgresStore::migrate() { return pg_migrate(db_); }
-
-int PostgresStore::schema_version() { return pg_schema_version(db_); }
-
-// ---- instances ----
-
-std::vector<InstanceRecord> PostgresStore::list_instances() {
-  return records_from(db_.exec((std::string(kInstanceColumns) + " ORDER BY instance_id").c_str()));
-}
-
-std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view instance_id) {
-  auto rows =
-      db_.exec((std::string(kInstanceColumns) + " WHERE instance_id = $1").c_str(), {instance_id});
-  if (rows.empty()) return std::nullopt;
-  return record_from_row(rows, 0);
-}
-
-std::optional<InstanceRecord> PostgresStore::find_instance_by_ip(std::string_view ip) {
-  // Stored addresses are canonical (record_json), so "::ffff:10.0.0.1" finds 10.0.0.1.
-  const auto key = IpKey::parse(ip);
-  if (!key) return std::nullopt;
-  auto rows =
-      db_.exec((std::string(kInstanceColumns) + " WHERE ip = $1").c_str(), {key->to_string()});
-  if (rows.empty()) return std::nullopt;
-  return record_from_row(rows, 0);
-}
-
 // The single-row UPDATE serialises concurrent writers from every host (its row lock is held to
 // COMMIT), so the counter grows by exactly one per committed write, and the NOTIFY is delivered
 // only if the write commits.
-void PostgresStore::bump_revision() {
-  db_.exec(
+void bump_revision(PgConnection& db) {
+  db.exec(
       "WITH bumped AS (UPDATE instance_revision SET value = value + 1 WHERE id = 1"
       " RETURNING value)"
       " SELECT pg_notify('cloudmeta_instances', value::text) FROM bumped");
 }
 
+// The connection a thread's open transaction() runs on, per store: the calls its body makes
+// must join that transaction, not lease another connection (which could also deadlock a pool of
+// one). Saved and restored, so transactions on two stores can nest on one thread.
+struct Binding {
+  const PostgresStore* store = nullptr;
+  PgConnection* connection = nullptr;
+};
+thread_local Binding t_binding;
+
+}  // namespace
+
+class PostgresStore::Connection {
+ public:
+  explicit Connection(PgConnection& joined) : connection_(&joined) {}
+  explicit Connection(PgPool::Lease lease) : lease_(std::move(lease)), connection_(&**lease_) {}
+  PgConnection& operator*() const { return *connection_; }
+  PgConnection* operator->() const { return connection_; }
+
+ private:
+  std::optional<PgPool::Lease> lease_;
+  PgConnection* connection_;
+};
+
+PostgresStore::PostgresStore(const std::string& url, const StoreOptions& options)
+    : pool_(url, options.pool_size, options.pool_wait) {
+  pool_.acquire();  // connect now: a wrong URL or password is an error at start, not later
+}
+
+PostgresStore::Connection PostgresStore::connection() {
+  if (t_binding.store == this) return Connection(*t_binding.connection);
+  return Connection(pool_.acquire());
+}
+
+void PostgresStore::transaction(const std::function<void()>& body) {
+  auto db = connection();
+  PgTransaction tx(*db);  // a savepoint when this thread is in a transaction already
+  const Binding outer = t_binding;
+  t_binding = {this, &*db};
+  try {
+    body();
+  } catch (...) {
+    t_binding = outer;
+    throw;
+  }
+  t_binding = outer;
+  tx.commit();
+}
+
+int PostgresStore::migrate() { return pg_migrate(*connection()); }
+
+int PostgresStore::schema_version() { return pg_schema_version(*connection()); }
+
+// ---- instances ----
+
+std::vector<InstanceRecord> PostgresStore::list_instances() {
+  return records_from(
+      connection()->exec((std::string(kInstanceColumns) + " ORDER BY instance_id").c_str()));
+}
+
+std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view instance_id) {
+  const std::string sql = std::string(kInstanceColumns) + " WHERE instance_id = $1";
+  auto rows = connection()->exec(sql.c_str(), {instance_id});
+  if (rows.empty()) return std::nullopt;
+  return record_from_row(rows, 0);
+}
+
+std::optional<InstanceRecord> PostgresStore::find_instance_by_ip(std::string_view ip) {
+  return instance_by_ip(*connection(), ip);
+}
+
+std::optional<InstanceRecord> PostgresStore::instance_by_ip(PgConnection& db,
+                                                            std::string_view ip) {
+  // Stored addresses are canonical (record_json), so "::ffff:10.0.0.1" finds 10.0.0.1.
+  const auto key = IpKey::parse(ip);
+  if (!key) return std::nullopt;
+  auto rows =
+      db.exec((std::string(kInstanceColumns) + " WHERE ip = $1").c_str(), {key->to_string()});
+  if (rows.empty()) return std::nullopt;
+  return record_from_row(rows, 0);
+}
+
 // The unique constraints decide (no check-then-insert race between hosts); the message names the
 // column at fault as SqliteStore's does, which the admin API turns into {"field": ...}. Called
-// after the failed transaction has rolled back, so the owner can be looked up.
-StoreError PostgresStore::instance_conflict(const PgError& e, const InstanceRecord& record) {
+// after the failed write has rolled back (to its savepoint, inside a transaction()), so the
+// owner can be looked up on the same connection.
+StoreError PostgresStore::instance_conflict(PgConnection& db, const PgError& e,
+                                            const InstanceRecord& record) {
   if (e.constraint() != "instances_ip_key") {
     return StoreError(Kind::kConflict, "instance_id " + record.instance_id + " already exists");
   }
-  auto owner = find_instance_by_ip(record.ip);
+  auto owner = instance_by_ip(db, record.ip);
   return StoreError(Kind::kConflict, "ip " + record.ip + " is already used by " +
                                          (owner ? owner->instance_id : "another instance"));
 }
@@ -126,19 +180,20 @@ StoreError PostgresStore::instance_conflict(const PgError& e, const InstanceReco
 InstanceRecord PostgresStore::insert_instance(const InstanceRecord& record) {
   InstanceRecord stored = normalised(record);
   const std::string doc = document_of(stored);
+  auto db = connection();
   try {
-    PgTransaction tx(db_);
-    auto rows = db_.exec(
+    PgTransaction tx(*db);
+    auto rows = db->exec(
         "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
         " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
         ") RETURNING created_at, updated_at",
         {stored.instance_id, stored.ip, doc});
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
-    bump_revision();
+    bump_revision(*db);
     tx.commit();
   } catch (const PgError& e) {
-    if (e.kind() == Kind::kConflict) throw instance_conflict(e, stored);
+    if (e.kind() == Kind::kConflict) throw instance_conflict(*db, e, stored);
     throw;
   }
   return stored;
@@ -147,9 +202,10 @@ InstanceRecord PostgresStore::insert_instance(const InstanceRecord& record) {
 InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
   InstanceRecord stored = normalised(record);
   const std::string doc = document_of(stored);
+  auto db = connection();
   try {
-    PgTransaction tx(db_);
-    auto rows = db_.exec("UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
+    PgTransaction tx(*db);
+    auto rows = db->exec("UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
                          " WHERE instance_id = $1 RETURNING created_at, updated_at",
                          {stored.instance_id, stored.ip, doc});
     if (rows.empty()) {
@@ -157,27 +213,28 @@ InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
     }
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
-    bump_revision();
+    bump_revision(*db);
     tx.commit();
   } catch (const PgError& e) {
-    if (e.kind() == Kind::kConflict) throw instance_conflict(e, stored);
+    if (e.kind() == Kind::kConflict) throw instance_conflict(*db, e, stored);
     throw;
   }
   return stored;
 }
 
 bool PostgresStore::delete_instance(std::string_view instance_id) {
-  PgTransaction tx(db_);
-  if (db_.exec("DELETE FROM instances WHERE instance_id = $1 RETURNING 1", {instance_id}).empty()) {
+  auto db = connection();
+  PgTransaction tx(*db);
+  if (db->exec("DELETE FROM instances WHERE instance_id = $1 RETURNING 1", {instance_id}).empty()) {
     return false;  // nothing written, so the revision stays
   }
-  bump_revision();
+  bump_revision(*db);
   tx.commit();
   return true;
 }
 
 std::int64_t PostgresStore::revision() {
-  return db_.exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
+  return connection()->exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
 }
 
 // ---- users ----
@@ -185,7 +242,7 @@ std::int64_t PostgresStore::revision() {
 User PostgresStore::create_user(const User& user) {
   if (user.username.empty()) throw StoreError(Kind::kInvalid, "username must not be empty");
   try {
-    auto rows = db_.exec(
+    auto rows = connection()->exec(
         "INSERT INTO users (username, email, password_hash, created_at)"
         " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ") RETURNING id, created_at",
         {user.username, user.email, user.password_hash});
@@ -200,21 +257,23 @@ User PostgresStore::create_user(const User& user) {
 }
 
 std::optional<User> PostgresStore::find_user(std::string_view username) {
-  auto rows = db_.exec((std::string(kUserColumns) + " WHERE username = $1").c_str(), {username});
+  const std::string sql = std::string(kUserColumns) + " WHERE username = $1";
+  auto rows = connection()->exec(sql.c_str(), {username});
   if (rows.empty()) return std::nullopt;
   return user_from_row(rows, 0);
 }
 
 std::vector<User> PostgresStore::list_users() {
-  auto rows = db_.exec((std::string(kUserColumns) + " ORDER BY username").c_str());
+  auto rows = connection()->exec((std::string(kUserColumns) + " ORDER BY username").c_str());
   std::vector<User> out;
   for (int i = 0; i < rows.size(); ++i) out.push_back(user_from_row(rows, i));
   return out;
 }
 
 bool PostgresStore::set_password_hash(std::string_view username, std::string_view password_hash) {
-  return !db_.exec("UPDATE users SET password_hash = $2 WHERE username = $1 RETURNING 1",
-                   {username, password_hash})
+  return !connection()
+              ->exec("UPDATE users SET password_hash = $2 WHERE username = $1 RETURNING 1",
+                     {username, password_hash})
               .empty();
 }
 
@@ -223,7 +282,7 @@ bool PostgresStore::set_password_hash(std::string_view username, std::string_vie
 ApiToken PostgresStore::create_api_token(const ApiToken& token) {
   if (token.name.empty()) throw StoreError(Kind::kInvalid, "token name must not be empty");
   try {
-    auto rows = db_.exec(
+    auto rows = connection()->exec(
         "INSERT INTO api_tokens (name, token_hash, prefix, created_at)"
         " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ") RETURNING id, created_at",
         {token.name, token.token_hash, token.prefix});
@@ -242,26 +301,27 @@ ApiToken PostgresStore::create_api_token(const ApiToken& token) {
 }
 
 std::vector<ApiToken> PostgresStore::list_api_tokens() {
-  auto rows = db_.exec((std::string(kTokenColumns) + " ORDER BY name").c_str());
+  auto rows = connection()->exec((std::string(kTokenColumns) + " ORDER BY name").c_str());
   std::vector<ApiToken> out;
   for (int i = 0; i < rows.size(); ++i) out.push_back(token_from_row(rows, i));
   return out;
 }
 
 std::optional<ApiToken> PostgresStore::find_api_token_by_hash(std::string_view token_hash) {
-  auto rows =
-      db_.exec((std::string(kTokenColumns) + " WHERE token_hash = $1").c_str(), {token_hash});
+  const std::string sql = std::string(kTokenColumns) + " WHERE token_hash = $1";
+  auto rows = connection()->exec(sql.c_str(), {token_hash});
   if (rows.empty()) return std::nullopt;
   return token_from_row(rows, 0);
 }
 
 bool PostgresStore::revoke_api_token(std::string_view name) {
-  return !db_.exec("DELETE FROM api_tokens WHERE name = $1 RETURNING 1", {name}).empty();
+  return !connection()->exec("DELETE FROM api_tokens WHERE name = $1 RETURNING 1", {name}).empty();
 }
 
 void PostgresStore::touch_api_token(std::int64_t id) {
-  db_.exec("UPDATE api_tokens SET last_used_at = " CLOUDMETA_PG_NOW " WHERE id = $1::bigint",
-           {std::to_string(id)});
+  connection()->exec(
+      "UPDATE api_tokens SET last_used_at = " CLOUDMETA_PG_NOW " WHERE id = $1::bigint",
+      {std::to_string(id)});
 }
 
 // ---- settings ----
@@ -270,31 +330,37 @@ void PostgresStore::touch_api_token(std::int64_t id) {
 // do nothing, and the following SELECT (a new snapshot under READ COMMITTED) sees its row. A single
 // INSERT ... RETURNING / SELECT statement could see neither row.
 std::string PostgresStore::get_or_create_setting(std::string_view key, std::string_view value) {
-  db_.exec("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+  auto db = connection();
+  db->exec("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
            {key, value});
-  auto stored = get_setting(key);
+  auto stored = read_setting(*db, key);
   if (!stored) throw StoreError(Kind::kCorrupt, "setting vanished right after it was written");
   return *stored;
 }
 
 std::optional<std::string> PostgresStore::get_setting(std::string_view key) {
-  auto rows = db_.exec("SELECT value FROM settings WHERE key = $1", {key});
+  return read_setting(*connection(), key);
+}
+
+std::optional<std::string> PostgresStore::read_setting(PgConnection& db, std::string_view key) {
+  auto rows = db.exec("SELECT value FROM settings WHERE key = $1", {key});
   if (rows.empty()) return std::nullopt;
   return rows.text(0, 0);
 }
 
 void PostgresStore::create_admin_session(const AdminSession& session, std::int64_t now) {
+  auto db = connection();
   const std::string now_text = std::to_string(now);
   const std::string expires = std::to_string(session.expires_at);
-  db_.exec("DELETE FROM admin_sessions WHERE expires_at <= $1::bigint", {now_text});
-  db_.exec(
+  db->exec("DELETE FROM admin_sessions WHERE expires_at <= $1::bigint", {now_text});
+  db->exec(
       "INSERT INTO admin_sessions (id_hash, username, peer, created_at, expires_at)"
       " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", $4::bigint)",
       {session.id_hash, session.username, session.peer, expires});
 }
 
 std::optional<AdminSession> PostgresStore::find_admin_session(std::string_view id_hash) {
-  auto rows = db_.exec(
+  auto rows = connection()->exec(
       "SELECT id_hash, username, peer, created_at, expires_at FROM admin_sessions"
       " WHERE id_hash = $1",
       {id_hash});
@@ -304,12 +370,13 @@ std::optional<AdminSession> PostgresStore::find_admin_session(std::string_view i
 }
 
 bool PostgresStore::delete_admin_session(std::string_view id_hash) {
-  return !db_.exec("DELETE FROM admin_sessions WHERE id_hash = $1 RETURNING 1", {id_hash})
+  return !connection()
+              ->exec("DELETE FROM admin_sessions WHERE id_hash = $1 RETURNING 1", {id_hash})
               .empty();
 }
 
 AuditEntry PostgresStore::append_audit(const AuditEntry& entry) {
-  auto rows = db_.exec(
+  auto rows = connection()->exec(
       "INSERT INTO audit_log"
       " (logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc)"
       " VALUES (" CLOUDMETA_PG_NOW ", $1, $2, $3, $4, $5, $6, $7) RETURNING id, logged_at",
@@ -325,7 +392,7 @@ std::vector<AuditEntry> PostgresStore::list_audit(const AuditQuery& query) {
   const std::string before_id = std::to_string(query.before_id);
   const std::string limit = std::to_string(query.limit);
   // Empty filters match everything, so one statement serves every combination.
-  auto rows = db_.exec(
+  auto rows = connection()->exec(
       "SELECT id, logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc"
       " FROM audit_log WHERE ($1 = '' OR instance_id = $1) AND ($2 = '' OR actor = $2)"
       " AND ($3 = '' OR logged_at >= $3) AND ($4::bigint <= 0 OR id < $4::bigint)"

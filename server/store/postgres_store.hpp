@@ -1,22 +1,29 @@
 // PostgresStore: the Store on a PostgreSQL server through libpq, for fleets where many hosts share
 // one database. Same tables and meaning as SqliteStore (schema/postgres mirrors schema/sqlite).
-// Owns one connection, used from one thread (the Store contract); the admin thread runs one
-// statement at a time, so a pool would add nothing here. Every instance write also sends
-// NOTIFY cloudmeta_instances with the new revision, in the same transaction, for hosts that LISTEN.
+// Thread-safe: each call leases a connection from a PgPool (DATABASE_POOL_SIZE) for its length,
+// so the admin thread and the sync thread (snapshot rebuilds) run statements side by side; a
+// transaction() keeps one lease for its whole length, and the calls its body makes on the same
+// thread run on that connection. Every instance write also sends NOTIFY cloudmeta_instances with
+// the new revision, in the same transaction, for hosts that LISTEN.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "cloudmeta/store.hpp"
 #include "pg_connection.hpp"
+#include "pg_pool.hpp"
 
 namespace cloudmeta::store {
 
 class PostgresStore : public Store {
  public:
   // url: postgres:// or postgresql://, passed to libpq as is (sslmode and friends included).
-  // Throws StoreError: kInvalid (unparsable URL), kUnavailable (cannot connect).
-  explicit PostgresStore(const std::string& url);
+  // Opens the pool's first connection at once, so a wrong URL or password fails here. Throws
+  // StoreError: kInvalid (unparsable URL), kUnavailable (cannot connect).
+  PostgresStore(const std::string& url, const StoreOptions& options);
 
   int migrate() override;
   int schema_version() override;
@@ -28,6 +35,7 @@ class PostgresStore : public Store {
   InstanceRecord update_instance(const InstanceRecord& record) override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
+  void transaction(const std::function<void()>& body) override;
 
   User create_user(const User& user) override;
   std::optional<User> find_user(std::string_view username) override;
@@ -50,10 +58,14 @@ class PostgresStore : public Store {
   std::optional<std::string> get_setting(std::string_view key) override;
 
  private:
-  void bump_revision();
-  StoreError instance_conflict(const PgError& e, const InstanceRecord& record);
+  class Connection;
+  // The calling thread's open transaction's connection on this store, else a new lease.
+  Connection connection();
+  std::optional<std::string> read_setting(PgConnection& db, std::string_view key);
+  std::optional<InstanceRecord> instance_by_ip(PgConnection& db, std::string_view ip);
+  StoreError instance_conflict(PgConnection& db, const PgError& e, const InstanceRecord& record);
 
-  PgConnection db_;
+  PgPool pool_;
 };
 
 }  // namespace cloudmeta::store

@@ -117,6 +117,42 @@ class Query {
   SQLite::Statement& s_;
 };
 
+// BEGIN IMMEDIATE at the top level (see sqlite_store.hpp); inside Store::transaction a savepoint,
+// so a write that fails undoes only itself and leaves the outer transaction usable. Rolled back
+// when left without commit().
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(SQLite::Database& db)
+      : db_(db), nested_(sqlite3_get_autocommit(db.getHandle()) == 0) {
+    // One name serves every level: SQLite resolves a savepoint name to the newest one.
+    db_.exec(nested_ ? "SAVEPOINT cloudmeta_nested" : "BEGIN IMMEDIATE");
+  }
+  ~WriteTransaction() {
+    if (done_) return;
+    try {
+      if (nested_) {
+        db_.exec("ROLLBACK TO SAVEPOINT cloudmeta_nested");
+        db_.exec("RELEASE SAVEPOINT cloudmeta_nested");
+      } else {
+        db_.exec("ROLLBACK");
+      }
+    } catch (const SQLite::Exception&) {
+      // Nothing better to do in a destructor: SQLite rolls back a failed COMMIT by itself.
+    }
+  }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  void commit() {
+    db_.exec(nested_ ? "RELEASE SAVEPOINT cloudmeta_nested" : "COMMIT");
+    done_ = true;
+  }
+
+ private:
+  SQLite::Database& db_;
+  const bool nested_;
+  bool done_ = false;
+};
+
 // SQLite's messages name tables, columns and constraints, never bound values, so they are safe
 // to pass on (no user-data or secrets).
 StoreError store_error(const SQLite::Exception& e, const std::string& action) {
@@ -237,6 +273,7 @@ SQLite::Statement& SqliteStore::statement(const char* sql) {
 }
 
 int SqliteStore::migrate() {
+  std::lock_guard lock(mutex_);
   return guarded("migrating the schema", [&] {
     const auto& all = migrations("sqlite");
     for (const Migration& m : all) {
@@ -270,6 +307,7 @@ int SqliteStore::migrate() {
 }
 
 int SqliteStore::schema_version() {
+  std::lock_guard lock(mutex_);
   return guarded("reading the schema version", [&] {
     {
       Query q(statement(kMigrationsTableExists));
@@ -293,16 +331,19 @@ std::vector<InstanceRecord> SqliteStore::query_instances(const char* sql,
 }
 
 std::vector<InstanceRecord> SqliteStore::list_instances() {
+  std::lock_guard lock(mutex_);
   return query_instances(kListInstances, std::nullopt);
 }
 
 std::optional<InstanceRecord> SqliteStore::find_instance(std::string_view instance_id) {
+  std::lock_guard lock(mutex_);
   auto rows = query_instances(kFindInstance, std::string(instance_id));
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
 std::optional<InstanceRecord> SqliteStore::find_instance_by_ip(std::string_view ip) {
+  std::lock_guard lock(mutex_);
   // Stored addresses are canonical (record_json), so "::ffff:10.0.0.1" finds 10.0.0.1.
   const auto key = IpKey::parse(ip);
   if (!key) return std::nullopt;
@@ -336,10 +377,11 @@ void SqliteStore::wrote_revision(std::int64_t value) {
 }
 
 InstanceRecord SqliteStore::insert_instance(const InstanceRecord& record) {
+  std::lock_guard lock(mutex_);
   InstanceRecord r = normalised(record);
   const std::string doc = document_of(r);
   return guarded("inserting instance " + r.instance_id, [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     if (instance_exists(r.instance_id)) {
       throw StoreError(Kind::kConflict, "instance_id " + r.instance_id + " already exists");
     }
@@ -364,10 +406,11 @@ InstanceRecord SqliteStore::insert_instance(const InstanceRecord& record) {
 }
 
 InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
+  std::lock_guard lock(mutex_);
   InstanceRecord r = normalised(record);
   const std::string doc = document_of(r);
   return guarded("updating instance " + r.instance_id, [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     {
       Query q(statement(kInstanceCreatedAt));
       q->bind(1, r.instance_id);
@@ -396,8 +439,9 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
 }
 
 bool SqliteStore::delete_instance(std::string_view instance_id) {
+  std::lock_guard lock(mutex_);
   return guarded("deleting instance " + std::string(instance_id), [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     int deleted = 0;
     {
       Query q(statement(kDeleteInstance));
@@ -412,7 +456,23 @@ bool SqliteStore::delete_instance(std::string_view instance_id) {
   });
 }
 
+void SqliteStore::transaction(const std::function<void()>& body) {
+  std::lock_guard lock(mutex_);
+  try {
+    guarded("running a transaction", [&] {
+      WriteTransaction tx(db_);
+      body();
+      tx.commit();
+    });
+  } catch (...) {
+    // The body's writes set the cached revision to values that were rolled back.
+    revision_known_ = false;
+    throw;
+  }
+}
+
 std::int64_t SqliteStore::revision() {
+  std::lock_guard lock(mutex_);
   return guarded("reading the revision", [&] {
     std::int64_t data_version = 0;
     {
@@ -434,9 +494,10 @@ std::int64_t SqliteStore::revision() {
 }
 
 User SqliteStore::create_user(const User& user) {
+  std::lock_guard lock(mutex_);
   if (user.username.empty()) throw StoreError(Kind::kInvalid, "username must not be empty");
   return guarded("creating user " + user.username, [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     {
       Query q(statement(kUserExists));
       q->bind(1, user.username);
@@ -461,6 +522,7 @@ User SqliteStore::create_user(const User& user) {
 }
 
 std::optional<User> SqliteStore::find_user(std::string_view username) {
+  std::lock_guard lock(mutex_);
   return guarded("reading users", [&]() -> std::optional<User> {
     Query q(statement(kFindUser));
     q->bind(1, std::string(username));
@@ -470,6 +532,7 @@ std::optional<User> SqliteStore::find_user(std::string_view username) {
 }
 
 std::vector<User> SqliteStore::list_users() {
+  std::lock_guard lock(mutex_);
   return guarded("reading users", [&] {
     std::vector<User> out;
     Query q(statement(kListUsers));
@@ -479,6 +542,7 @@ std::vector<User> SqliteStore::list_users() {
 }
 
 bool SqliteStore::set_password_hash(std::string_view username, std::string_view password_hash) {
+  std::lock_guard lock(mutex_);
   return guarded("setting a password", [&] {
     Query q(statement(kSetPasswordHash));
     q->bind(1, std::string(password_hash));
@@ -488,9 +552,10 @@ bool SqliteStore::set_password_hash(std::string_view username, std::string_view 
 }
 
 ApiToken SqliteStore::create_api_token(const ApiToken& token) {
+  std::lock_guard lock(mutex_);
   if (token.name.empty()) throw StoreError(Kind::kInvalid, "token name must not be empty");
   return guarded("creating API token " + token.name, [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     {
       Query q(statement(kTokenNameExists));
       q->bind(1, token.name);
@@ -523,6 +588,7 @@ ApiToken SqliteStore::create_api_token(const ApiToken& token) {
 }
 
 std::vector<ApiToken> SqliteStore::list_api_tokens() {
+  std::lock_guard lock(mutex_);
   return guarded("reading API tokens", [&] {
     std::vector<ApiToken> out;
     Query q(statement(kListTokens));
@@ -532,6 +598,7 @@ std::vector<ApiToken> SqliteStore::list_api_tokens() {
 }
 
 std::optional<ApiToken> SqliteStore::find_api_token_by_hash(std::string_view token_hash) {
+  std::lock_guard lock(mutex_);
   return guarded("reading API tokens", [&]() -> std::optional<ApiToken> {
     Query q(statement(kFindTokenByHash));
     q->bind(1, std::string(token_hash));
@@ -541,6 +608,7 @@ std::optional<ApiToken> SqliteStore::find_api_token_by_hash(std::string_view tok
 }
 
 bool SqliteStore::revoke_api_token(std::string_view name) {
+  std::lock_guard lock(mutex_);
   return guarded("revoking API token " + std::string(name), [&] {
     Query q(statement(kRevokeToken));
     q->bind(1, std::string(name));
@@ -549,6 +617,7 @@ bool SqliteStore::revoke_api_token(std::string_view name) {
 }
 
 void SqliteStore::touch_api_token(std::int64_t id) {
+  std::lock_guard lock(mutex_);
   guarded("recording API token use", [&] {
     Query q(statement(kTouchToken));
     q->bind(1, now_utc());
@@ -558,8 +627,9 @@ void SqliteStore::touch_api_token(std::int64_t id) {
 }
 
 std::string SqliteStore::get_or_create_setting(std::string_view key, std::string_view value) {
+  std::lock_guard lock(mutex_);
   return guarded("writing setting " + std::string(key), [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     {
       Query q(statement(kInsertSettingOnce));
       q->bind(1, std::string(key));
@@ -579,6 +649,7 @@ std::string SqliteStore::get_or_create_setting(std::string_view key, std::string
 }
 
 std::optional<std::string> SqliteStore::get_setting(std::string_view key) {
+  std::lock_guard lock(mutex_);
   return guarded("reading setting " + std::string(key), [&]() -> std::optional<std::string> {
     Query q(statement(kGetSetting));
     q->bind(1, std::string(key));
@@ -588,8 +659,9 @@ std::optional<std::string> SqliteStore::get_setting(std::string_view key) {
 }
 
 void SqliteStore::create_admin_session(const AdminSession& session, std::int64_t now) {
+  std::lock_guard lock(mutex_);
   guarded("creating an admin session", [&] {
-    SQLite::Transaction tx(db_, SQLite::TransactionBehavior::IMMEDIATE);
+    WriteTransaction tx(db_);
     {
       Query q(statement(kDeleteExpiredSessions));
       q->bind(1, static_cast<std::int64_t>(now));
@@ -609,6 +681,7 @@ void SqliteStore::create_admin_session(const AdminSession& session, std::int64_t
 }
 
 std::optional<AdminSession> SqliteStore::find_admin_session(std::string_view id_hash) {
+  std::lock_guard lock(mutex_);
   return guarded("reading admin sessions", [&]() -> std::optional<AdminSession> {
     Query q(statement(kFindSession));
     q->bind(1, std::string(id_hash));
@@ -620,6 +693,7 @@ std::optional<AdminSession> SqliteStore::find_admin_session(std::string_view id_
 }
 
 bool SqliteStore::delete_admin_session(std::string_view id_hash) {
+  std::lock_guard lock(mutex_);
   return guarded("deleting an admin session", [&] {
     Query q(statement(kDeleteSession));
     q->bind(1, std::string(id_hash));
@@ -628,6 +702,7 @@ bool SqliteStore::delete_admin_session(std::string_view id_hash) {
 }
 
 AuditEntry SqliteStore::append_audit(const AuditEntry& entry) {
+  std::lock_guard lock(mutex_);
   return guarded("appending to the audit log", [&] {
     AuditEntry out = entry;
     out.at = now_utc();
@@ -647,6 +722,7 @@ AuditEntry SqliteStore::append_audit(const AuditEntry& entry) {
 }
 
 std::vector<AuditEntry> SqliteStore::list_audit(const AuditQuery& query) {
+  std::lock_guard lock(mutex_);
   return guarded("reading the audit log", [&] {
     Query q(statement(kListAudit));
     q->bind(1, query.instance_id);

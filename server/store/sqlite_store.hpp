@@ -4,7 +4,12 @@
 // transaction: the write lock is taken up front, so two writers wait for each other instead of
 // deadlocking on a read-to-write upgrade. Statements are prepared once and cached; each is reset
 // as soon as its rows are read, so no read transaction outlives a call (it would pin the WAL and
-// hide other writers' commits). Private to server/store. Not thread-safe (the Store contract).
+// hide other writers' commits). Private to server/store.
+// Thread-safe through one mutex around the one connection: SQLite runs one writer at a time
+// anyway, and a second, read-only connection for the sync thread's rebuilds would only matter
+// for fleets big enough to want Postgres; meanwhile it would bring a second statement cache and
+// a second revision cache that must agree with the first. The mutex is recursive because
+// transaction() holds it while its body calls the other methods on the same thread.
 #pragma once
 
 #include <SQLiteCpp/Database.h>
@@ -13,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +43,7 @@ class SqliteStore : public Store {
   InstanceRecord update_instance(const InstanceRecord& record) override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
+  void transaction(const std::function<void()>& body) override;
 
   User create_user(const User& user) override;
   std::optional<User> find_user(std::string_view username) override;
@@ -69,6 +76,7 @@ class SqliteStore : public Store {
   std::int64_t bump_revision();
   void wrote_revision(std::int64_t value);
 
+  std::recursive_mutex mutex_;  // held for every call; see the top of this file
   SQLite::Database db_;
   std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
   // revision() reads the table only when PRAGMA data_version says another connection committed

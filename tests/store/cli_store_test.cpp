@@ -4,7 +4,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <SQLiteCpp/Database.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -38,6 +41,8 @@ class TempDatabase {
     std::filesystem::remove_all(dir_);
   }
   std::unique_ptr<cloudmeta::Store> open() const { return cloudmeta::open_store(url_); }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string file() const { return dir_ + "/x.db"; }
 
  private:
   std::string dir_;
@@ -154,4 +159,74 @@ TEST_CASE("token create, list, revoke") {
   check_one_error_line(run({"token", "revoke", "--name", "ci-deploy"}), 1,
                        "no API token named 'ci-deploy'");
   CHECK(run({"token", "list"}).out.find("ci-deploy") == std::string::npos);
+}
+
+namespace {
+
+std::string record_line(int n) {
+  return "{\"instance_id\":\"i-0000000000000000" + std::to_string(n) + "\",\"ip\":\"10.4.0." +
+         std::to_string(n) + "\",\"hostname\":\"h" + std::to_string(n) + "\"}\n";
+}
+
+std::string write_file(const TempDatabase& db, const std::string& name, const std::string& text) {
+  const std::string path = db.path(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("import: counts created, replaced, unchanged; importing twice changes nothing") {
+  TempDatabase db;
+  const std::string first =
+      write_file(db, "first.jsonl", record_line(1) + record_line(2) + record_line(3));
+  const Result created = run({"import", "--input", first});
+  CHECK(created.code == 0);
+  CHECK(created.out == "Imported: 3 created, 0 replaced, 0 unchanged.\n");
+  CHECK(db.open()->revision() == 3);
+
+  const Result again = run({"import", "--input", first});
+  CHECK(again.out == "Imported: 0 created, 0 replaced, 3 unchanged.\n");
+  CHECK(db.open()->revision() == 3);  // no write at all
+
+  std::string changed = record_line(2);
+  changed.replace(changed.find("\"h2\""), 4, "\"h2-new\"");
+  const std::string second =
+      write_file(db, "second.jsonl", record_line(1) + changed + record_line(4));
+  const Result mixed = run({"import", "--input", second});
+  CHECK(mixed.out == "Imported: 1 created, 1 replaced, 1 unchanged.\n");
+  CHECK(db.open()->find_instance("i-00000000000000002")->hostname == "h2-new");
+  CHECK(db.open()->list_instances().size() == 4);
+}
+
+// One transaction per import: a write the database refuses halfway (here a trigger stands in for
+// a constraint or an outage) undoes the writes before it, and the error names the line.
+TEST_CASE("import: a write refused in the middle leaves the store untouched") {
+  TempDatabase db;
+  REQUIRE(run({"migrate"}).code == 0);
+  {
+    SQLite::Database raw(db.file(), SQLite::OPEN_READWRITE);
+    raw.exec(
+        "CREATE TRIGGER refuse_third BEFORE INSERT ON instances"
+        " WHEN NEW.instance_id = 'i-00000000000000003'"
+        " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  }
+  const std::string input = write_file(
+      db, "in.jsonl", record_line(1) + record_line(2) + "\n" + record_line(3) + record_line(4));
+  const Result refused = run({"import", "--input", input});
+  check_one_error_line(refused, 1, "line 4: ");
+  CHECK(refused.err.find("nothing was imported") != std::string::npos);
+  CHECK(refused.out.empty());
+  auto store = db.open();
+  CHECK(store->list_instances().empty());
+  CHECK(store->revision() == 0);
+}
+
+TEST_CASE("import: a bad line names its number and nothing is written") {
+  TempDatabase db;
+  REQUIRE(run({"migrate"}).code == 0);
+  const std::string input = write_file(db, "in.jsonl",
+                                       record_line(1) + "{\"instance_id\": 5}\n" + record_line(3));
+  check_one_error_line(run({"import", "--input", input}), 1, "line 2: ");
+  CHECK(db.open()->list_instances().empty());
 }

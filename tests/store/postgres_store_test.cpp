@@ -6,8 +6,14 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <future>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
@@ -132,6 +138,139 @@ TEST_CASE("postgres store: schema_migrations records each applied migration") {
   auto rows = db.column("SELECT name FROM schema_migrations ORDER BY version");
   REQUIRE(rows.size() == static_cast<std::size_t>(version));
   CHECK(rows.front() == "0001_init");
+}
+
+// ---- the connection pool (DATABASE_POOL_SIZE) ----
+
+std::size_t connections_named(const cm::testing::PgTestDatabase& db, const std::string& name) {
+  return std::stoul(
+      db.column("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + name + "'")
+          .at(0));
+}
+
+std::string instance_id(int n) {
+  char id[32];
+  std::snprintf(id, sizeof id, "i-%017d", n);
+  return id;
+}
+
+TEST_CASE("postgres store: a pool of 2 serves 6 writing threads on at most 2 connections") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url("application_name=cm-pool2"),
+                              cm::StoreOptions{2, std::chrono::milliseconds(10'000)});
+  store->migrate();
+  constexpr int kThreads = 6;
+  constexpr int kEach = 15;
+  std::atomic<int> failures{0};
+  std::atomic<bool> writing{true};
+  std::size_t most_seen = 0;
+  std::thread watcher([&] {
+    while (writing) most_seen = std::max(most_seen, connections_named(db, "cm-pool2"));
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        try {
+          store->insert_instance(sample(instance_id(t * 100 + i),
+                                        "10.2." + std::to_string(t) + "." + std::to_string(i)));
+          store->revision();
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  writing = false;
+  watcher.join();
+  CHECK(failures == 0);
+  CHECK(store->list_instances().size() == kThreads * kEach);
+  CHECK(store->revision() == kThreads * kEach);
+  CHECK(most_seen >= 1);
+  CHECK(most_seen <= 2);
+  MESSAGE("most connections seen at once: " << most_seen);
+  CHECK(connections_named(db, "cm-pool2") <= 2);
+}
+
+TEST_CASE("postgres store: an exhausted pool is kUnavailable after the wait, then recovers") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url(), cm::StoreOptions{1, std::chrono::milliseconds(300)});
+  store->migrate();
+  // A transaction holds the one connection until `release` is set.
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::thread holder([&] {
+    store->transaction([&] {
+      store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  const auto started = std::chrono::steady_clock::now();
+  auto e = store_error_of([&] { store->list_instances(); });
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(e.kind() == Kind::kUnavailable);
+  CHECK(std::string(e.what()).find("connection pool exhausted: 1 connections busy for 300 ms") !=
+        std::string::npos);
+  CHECK(waited >= std::chrono::milliseconds(290));
+  release.set_value();
+  holder.join();
+  CHECK(store->list_instances().size() == 1);
+}
+
+TEST_CASE("postgres store: a waiting caller gets the connection as soon as it comes back") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url(), cm::StoreOptions{1, std::chrono::milliseconds(10'000)});
+  store->migrate();
+  std::promise<void> holding;
+  std::thread holder([&] {
+    store->transaction([&] {
+      holding.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    });
+  });
+  holding.get_future().wait();
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(store->revision() == 0);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+  holder.join();
+}
+
+// Postgres restarted (here: every backend of the pool terminated): the call that finds out fails
+// once, the broken connection and the idle ones are closed, and the next calls work on new ones.
+TEST_CASE("postgres store: a pool whose connections were killed fails one call, then recovers") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url("application_name=cm-pool-kill"),
+                              cm::StoreOptions{2, std::chrono::milliseconds(10'000)});
+  store->migrate();
+  // Open both connections: one held by a transaction while another call needs one.
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::thread holder([&] {
+    store->transaction([&] {
+      holding.set_value();
+      release.get_future().wait();
+    });
+  });
+  holding.get_future().wait();
+  store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  release.set_value();
+  holder.join();
+  REQUIRE(connections_named(db, "cm-pool-kill") == 2);
+
+  auto killed = db.column(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+      " WHERE application_name = 'cm-pool-kill'");
+  REQUIRE(killed == std::vector<std::string>{"t", "t"});
+
+  auto e = store_error_of([&] { store->list_instances(); });
+  CHECK(e.kind() == Kind::kUnavailable);
+  for (int i = 0; i < 5; ++i) CHECK(store->list_instances().size() == 1);
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+  CHECK(store->revision() == 2);
+  CHECK(connections_named(db, "cm-pool-kill") == 1);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // "store contract: ...<sqlite>" and "...<postgres>"; the latter need the server that
 // tests/postgres.cmake provides. PostgreSQL-only cases are in postgres_store_test.cpp.
 #include <doctest/doctest.h>
-#include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -14,41 +15,15 @@
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/schema.hpp"
 #include "cloudmeta/store.hpp"
-#include "pg_test_database.hpp"
+#include "store_backends.hpp"
 
 namespace {
 
 namespace cm = cloudmeta;
 using Kind = cm::StoreError::Kind;
 using nlohmann::json;
-
-struct SqliteBackend {
-  static constexpr const char* kDialect = "sqlite";
-  SqliteBackend() {
-    char dir[] = "/tmp/cloudmeta-store-XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
-    dir_ = dir;
-  }
-  ~SqliteBackend() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string url() const { return "sqlite://" + dir_ + "/store.db"; }
-  std::string dir_;
-};
-
-struct PostgresBackend {
-  static constexpr const char* kDialect = "postgres";
-  std::string url() const { return db.url("sslmode=disable"); }
-  cm::testing::PgTestDatabase db;
-};
-
-}  // namespace
-
-TYPE_TO_STRING_AS("sqlite", SqliteBackend);
-TYPE_TO_STRING_AS("postgres", PostgresBackend);
-
-namespace {
+using cm::testing::PostgresBackend;
+using cm::testing::SqliteBackend;
 
 // One database; open() gives a new Store on it, as another process or host would have.
 template <class Backend>
@@ -413,3 +388,93 @@ TEST_CASE_TEMPLATE("store contract: the audit log filters and pages newest first
 }
 
 }  // namespace
+
+TEST_CASE_TEMPLATE("store contract: a transaction commits all its writes at once", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  auto other = f.open();  // another process: sees nothing before the commit
+  store->transaction([&] {
+    store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1"));
+    store->insert_instance(sample("i-0aaaaaaaaaaaaaaa2", "10.0.0.2"));
+    // The transaction's own writes are visible inside it, nested transactions join it.
+    CHECK(store->find_instance("i-0aaaaaaaaaaaaaaa1").has_value());
+    store->transaction([&] { store->delete_instance("i-0aaaaaaaaaaaaaaa2"); });
+    CHECK(store->list_instances().size() == 1);
+    CHECK(other->list_instances().empty());
+    CHECK(other->revision() == 0);
+  });
+  CHECK(other->list_instances().size() == 1);
+  CHECK(other->revision() == 3);
+  CHECK(store->revision() == 3);
+}
+
+TEST_CASE_TEMPLATE("store contract: a transaction whose body throws leaves no trace", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1"));
+  struct Refused {};
+  CHECK_THROWS_AS(store->transaction([&] {
+    store->insert_instance(sample("i-0aaaaaaaaaaaaaaa2", "10.0.0.2"));
+    store->delete_instance("i-0aaaaaaaaaaaaaaa1");
+    throw Refused{};
+  }),
+                  Refused);
+  // The same store (SQLite caches the revision) and another one agree: nothing happened.
+  CHECK(store->revision() == 1);
+  CHECK(f.open()->revision() == 1);
+  auto rows = store->list_instances();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].instance_id == "i-0aaaaaaaaaaaaaaa1");
+  // And the store works on afterwards.
+  store->insert_instance(sample("i-0aaaaaaaaaaaaaaa3", "10.0.0.3"));
+  CHECK(store->revision() == 2);
+}
+
+TEST_CASE_TEMPLATE("store contract: a failed write inside a transaction undoes only itself", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->transaction([&] {
+    store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1"));
+    auto e = store_error_of(
+        [&] { store->insert_instance(sample("i-0aaaaaaaaaaaaaaa2", "10.0.0.1")); });
+    CHECK(e.kind() == Kind::kConflict);
+    CHECK(std::string(e.what()).find("i-0aaaaaaaaaaaaaaa1") != std::string::npos);
+    store->insert_instance(sample("i-0aaaaaaaaaaaaaaa3", "10.0.0.3"));
+  });
+  auto rows = f.open()->list_instances();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].instance_id == "i-0aaaaaaaaaaaaaaa1");
+  CHECK(rows[1].instance_id == "i-0aaaaaaaaaaaaaaa3");
+  CHECK(store->revision() == 2);
+}
+
+// The admin thread writes while the sync thread rebuilds the snapshot: one Store, two threads.
+TEST_CASE_TEMPLATE("store contract: one store serves several threads at once", B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  constexpr int kThreads = 4;
+  constexpr int kEach = 10;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        char id[32];
+        std::snprintf(id, sizeof id, "i-%017d", t * 100 + i);
+        try {
+          store->insert_instance(
+              sample(id, "10.1." + std::to_string(t) + "." + std::to_string(i)));
+          store->list_instances();
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(store->list_instances().size() == kThreads * kEach);
+  CHECK(store->revision() == kThreads * kEach);
+}

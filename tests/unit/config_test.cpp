@@ -1,4 +1,5 @@
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/store.hpp"
 
 #include <doctest/doctest.h>
 
@@ -51,6 +52,11 @@ TEST_CASE("defaults when nothing is set") {
   CHECK(c.admin_limits.body_limit == 1024 * 1024);
   CHECK(c.imds_limits.header_limit == 8 * 1024);
   CHECK(c.refresh_interval == std::chrono::milliseconds(1000));
+  CHECK(c.full_resync_interval == std::chrono::seconds(300));
+  // The Store's own defaults (used by the CLI) are the server's.
+  const cloudmeta::StoreOptions store_defaults;
+  CHECK(c.database_pool_size == store_defaults.pool_size);
+  CHECK(c.database_pool_timeout == store_defaults.pool_wait);
 }
 
 TEST_CASE("every integer variable: accepted at its bounds, rejected past them") {
@@ -78,6 +84,9 @@ TEST_CASE("every integer variable: accepted at its bounds, rejected past them") 
       {"ADMIN_IDLE_TIMEOUT_MS", "100", "3600000", "99", "3600001"},
       {"ADMIN_MAX_CONNECTIONS", "1", "1000000", "0", "1000001"},
       {"REFRESH_INTERVAL_MS", "10", "3600000", "9", "3600001"},
+      {"FULL_RESYNC_INTERVAL_S", "0", "86400", "-1", "86401"},
+      {"DATABASE_POOL_SIZE", "1", "64", "0", "65"},
+      {"DATABASE_POOL_TIMEOUT_MS", "100", "600000", "99", "600001"},
   };
   for (const Row& r : rows) {
     CAPTURE(r.name);
@@ -108,7 +117,10 @@ TEST_CASE("integer values land in the right fields") {
                           {"ADMIN_READ_TIMEOUT_MS", "4000"},
                           {"ADMIN_IDLE_TIMEOUT_MS", "5000"},
                           {"ADMIN_MAX_CONNECTIONS", "7"},
-                          {"REFRESH_INTERVAL_MS", "250"}});
+                          {"REFRESH_INTERVAL_MS", "250"},
+                          {"FULL_RESYNC_INTERVAL_S", "0"},
+                          {"DATABASE_POOL_SIZE", "16"},
+                          {"DATABASE_POOL_TIMEOUT_MS", "750"}});
   CHECK(c.port == 80);
   CHECK(c.admin_port == 0);
   CHECK(c.threads == 3);
@@ -127,6 +139,9 @@ TEST_CASE("integer values land in the right fields") {
   CHECK(c.admin_limits.idle_timeout.count() == 5000);
   CHECK(c.admin_limits.max_connections == 7);
   CHECK(c.refresh_interval.count() == 250);
+  CHECK(c.full_resync_interval.count() == 0);
+  CHECK(c.database_pool_size == 16);
+  CHECK(c.database_pool_timeout.count() == 750);
 }
 
 TEST_CASE("the error message is the one the brief promises") {
@@ -206,7 +221,8 @@ TEST_CASE("describe lists every setting and redacts secrets") {
         "IMDS_IDLE_TIMEOUT_MS=", "IMDS_MAX_CONNECTIONS=", "IMDS_MAX_CONNECTIONS_PER_SOURCE=",
         "IMDS_RATE_LIMIT=0", "IMDS_RATE_BURST=0",
         "ADMIN_HEADER_LIMIT=", "ADMIN_BODY_LIMIT=1048576", "ADMIN_READ_TIMEOUT_MS=",
-        "ADMIN_IDLE_TIMEOUT_MS=", "ADMIN_MAX_CONNECTIONS=", "REFRESH_INTERVAL_MS=1000"}) {
+        "ADMIN_IDLE_TIMEOUT_MS=", "ADMIN_MAX_CONNECTIONS=", "REFRESH_INTERVAL_MS=1000",
+        "FULL_RESYNC_INTERVAL_S=300", "DATABASE_POOL_SIZE=4", "DATABASE_POOL_TIMEOUT_MS=5000"}) {
     CAPTURE(name);
     CHECK(d.find(name) != std::string::npos);
   }
@@ -236,7 +252,8 @@ TEST_CASE("environment_help names every variable with its default") {
         "IMDS_IDLE_TIMEOUT_MS", "IMDS_MAX_CONNECTIONS", "IMDS_MAX_CONNECTIONS_PER_SOURCE",
         "IMDS_RATE_LIMIT", "IMDS_RATE_BURST", "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT",
         "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
-        "ADMIN_MAX_CONNECTIONS", "REFRESH_INTERVAL_MS"}) {
+        "ADMIN_MAX_CONNECTIONS", "REFRESH_INTERVAL_MS", "FULL_RESYNC_INTERVAL_S",
+        "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT_MS"}) {
     CAPTURE(name);
     CHECK(help.find(std::string("  ") + name + " ") != std::string::npos);
   }

@@ -1,0 +1,69 @@
+#include "pg_pool.hpp"
+
+#include <string>
+#include <utility>
+
+namespace cloudmeta::store {
+
+PgPool::PgPool(std::string url, std::size_t size, std::chrono::milliseconds wait)
+    : url_(std::move(url)), size_(size < 1 ? 1 : size), wait_(wait) {}
+
+PgPool::Lease::~Lease() {
+  if (connection_) pool_->give_back(std::move(connection_));
+}
+
+PgPool::Lease PgPool::acquire() {
+  std::unique_lock lock(mutex_);
+  const bool available = returned_.wait_for(lock, wait_, [this] {
+    return !idle_.empty() || open_ < size_;
+  });
+  if (!available) {
+    throw StoreError(StoreError::Kind::kUnavailable,
+                     "connection pool exhausted: " + std::to_string(size_) +
+                         " connections busy for " + std::to_string(wait_.count()) +
+                         " ms (DATABASE_POOL_SIZE, DATABASE_POOL_TIMEOUT_MS)");
+  }
+  if (!idle_.empty()) {
+    // The most recently used: warm, and its prepared statements are the likeliest to exist.
+    auto connection = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(connection));
+  }
+  ++open_;  // counted before connecting, so concurrent callers never open more than size_
+  lock.unlock();
+  try {
+    return Lease(*this, std::make_unique<PgConnection>(url_));
+  } catch (...) {
+    lock.lock();
+    --open_;
+    lock.unlock();
+    returned_.notify_one();
+    throw;
+  }
+}
+
+void PgPool::give_back(std::unique_ptr<PgConnection> connection) noexcept {
+  std::vector<std::unique_ptr<PgConnection>> closing;
+  {
+    std::lock_guard lock(mutex_);
+    if (connection->reusable()) {
+      idle_.push_back(std::move(connection));
+    } else {
+      // A broken connection most often means the server restarted or failed over, which broke
+      // the idle ones too: close them all, so one caller finds out instead of one per connection.
+      closing = std::move(idle_);
+      idle_.clear();
+      closing.push_back(std::move(connection));
+      open_ -= closing.size();
+    }
+  }
+  returned_.notify_all();
+  closing.clear();  // outside the lock: PQfinish may wait on the socket
+}
+
+std::size_t PgPool::open_connections() const {
+  std::lock_guard lock(mutex_);
+  return open_;
+}
+
+}  // namespace cloudmeta::store
