@@ -14,10 +14,12 @@
 #include "api_error.hpp"
 #include "auth.hpp"
 #include "cloudmeta/log.hpp"
+#include "cloudmeta/metrics.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
 #include "instance_routes.hpp"
 #include "json_response.hpp"
+#include "metrics_route.hpp"
 #include "page_routes.hpp"
 #include "request_target.hpp"
 #include "web_auth.hpp"
@@ -115,6 +117,7 @@ std::string conflict_field(const std::string& message) {
 
 Response store_error_response(const Request& request, const StoreError& e,
                               const std::string& request_id) {
+  metrics::registry().count_store_error(e.kind());
   switch (e.kind()) {
     case StoreError::Kind::kConflict:
       return error_response(request, http::status::conflict, e.what(), conflict_field(e.what()));
@@ -174,6 +177,7 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
     const RequestTarget target = parse_target(request.target());
     if (target.path == "/healthz") return healthz(request, fleet_);
     if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
+    if (target.path == kMetricsPath) return metrics_route(request, fleet_, config_, peer);
     if (is_page_path(target.path)) {
       return handle_page(request, target.path, peer, fleet_.store(), *web_);
     }

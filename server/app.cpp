@@ -14,6 +14,7 @@
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/log.hpp"
+#include "cloudmeta/metrics.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/store.hpp"
 #include "cloudmeta/token_authority.hpp"
@@ -53,11 +54,13 @@ void refresh(Fleet& fleet, bool full) {
       attempt();
     }
   } catch (const std::exception& e) {
+    metrics::registry().count_refresh_failure();
     if (!was_stale) {
       log_error("snapshot_stale", {{"error", e.what()}, {"serving", "last snapshot"}});
     }
     return;
   }
+  metrics::registry().note_snapshot_current();
   if (was_stale) {
     log_info("snapshot_fresh", {{"stale_s", static_cast<std::int64_t>(stale_for.count())}});
   }
@@ -118,6 +121,7 @@ int serve(const Config& config) {
   SnapshotHolder snapshots;
   Fleet fleet(*store, snapshots);
   fleet.load_all();
+  metrics::registry().note_snapshot_current();
   const TokenAuthority tokens(secret);
   LastSeen last_seen;  // metadata threads note callers; the admin page lists them
   admin::AdminApi api(fleet, config, secret, &last_seen);
@@ -135,6 +139,8 @@ int serve(const Config& config) {
                                               config.imds_limits.max_connections_per_source);
   http_server::ConnectionLimiter admin_limiter(config.admin_limits.max_connections,
                                                config.admin_limits.max_connections_per_source);
+  const auto imds_watch = http_server::watch_connections(imds_limiter, "metadata");
+  const auto admin_watch = http_server::watch_connections(admin_limiter, "admin");
   try {
     // One io_context and one SO_REUSEPORT acceptor per metadata thread: no lock is shared
     // between requests on different threads.

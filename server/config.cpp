@@ -130,6 +130,8 @@ const OtherSetting kOtherSettings[] = {
     {"LOG_FORMAT", "text", "text (key=value) | json (one object per line)"},
     {"TRUSTED_PROXIES", "(none)",
      "proxy addresses/CIDRs (comma/space list) whose X-Forwarded-For counts"},
+    {"METRICS_PUBLIC", "false",
+     "true: GET /metrics on the admin port needs no credentials (a scraper on a trusted network)"},
 };
 
 // A value quoted for an error message: one line, bounded, control bytes made visible.
@@ -229,6 +231,13 @@ std::string redact_database_url(std::string url) {
   return out;
 }
 
+bool parse_bool(std::string_view name, std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  fail(name, "true or false", value);
+}
+
 std::string_view format_name(LogFormat f) { return f == LogFormat::kJson ? "json" : "text"; }
 
 }  // namespace
@@ -257,6 +266,7 @@ Config Config::from_env(const Lookup& lookup) {
   }
   if (auto v = get("LOG_LEVEL")) c.log_level = parse_level(*v);
   if (auto v = get("LOG_FORMAT")) c.log_format = parse_format(*v);
+  if (auto v = get("METRICS_PUBLIC")) c.metrics_public = parse_bool("METRICS_PUBLIC", *v);
   if (auto v = get("TRUSTED_PROXIES")) {
     auto cidrs = parse_cidr_list(*v);
     if (!cidrs || cidrs->empty()) {
@@ -285,6 +295,7 @@ std::string Config::describe() const {
   add("LOG_LEVEL", log_level_name(log_level));
   add("LOG_FORMAT", format_name(log_format));
   add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);
+  add("METRICS_PUBLIC", metrics_public ? "true" : "false");
   return out;
 }
 

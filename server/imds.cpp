@@ -45,6 +45,34 @@ std::optional<int> parse_ttl(std::optional<std::string_view> header) {
   return ttl;
 }
 
+// A path below the version begins with this segment (the whole path, or followed by '/').
+bool under(std::string_view path, std::string_view segment) {
+  return path.substr(0, segment.size()) == segment &&
+         (path.size() == segment.size() || path[segment.size()] == '/');
+}
+
+Route route_of_path(std::string_view path) {
+  if (path.empty()) return Route::kRoot;
+  if (under(path, "meta-data")) {
+    const std::string_view below = path.substr(std::min(path.size(), std::size_t{10}));
+    return under(below, "iam/security-credentials") ? Route::kCredentials : Route::kMetaData;
+  }
+  if (path == kTokenPath) return Route::kToken;
+  if (under(path, "user-data")) return Route::kUserData;
+  if (under(path, "dynamic")) return Route::kDynamic;
+  return Route::kOther;
+}
+
+TokenRejection rejection_for(TokenCheck check) {
+  switch (check) {
+    case TokenCheck::kMalformed: return TokenRejection::kMalformed;
+    case TokenCheck::kBadSignature: return TokenRejection::kBadSignature;
+    case TokenCheck::kExpired: return TokenRejection::kExpired;
+    case TokenCheck::kValid: break;
+  }
+  return TokenRejection::kNone;
+}
+
 Response issue_token(const Request& req, std::string_view version, const Snapshot& snapshot,
                      const TokenAuthority& tokens, std::int64_t now) {
   // A versioned token path is refused outright (AWS: 403), before anything else.
@@ -120,11 +148,15 @@ Target split_target(std::string_view target, std::string& scratch) {
   return out;
 }
 
-Response respond(const Request& req, const Snapshot& snapshot, const TokenAuthority& tokens,
-                 std::int64_t now) {
+Route route_of(std::string_view target) {
   thread_local std::string scratch;
-  const Target t = split_target(req.target, scratch);
+  return route_of_path(split_target(target, scratch).path);
+}
 
+namespace {
+
+Response respond_to(const Request& req, const Target& t, const Snapshot& snapshot,
+                    const TokenAuthority& tokens, std::int64_t now) {
   if (t.path == kTokenPath && is_known_version(t.version)) {
     return issue_token(req, t.version, snapshot, tokens, now);
   }
@@ -145,10 +177,16 @@ Response respond(const Request& req, const Snapshot& snapshot, const TokenAuthor
   std::optional<std::int64_t> remaining;
   if (req.token) {
     auto verdict = tokens.verify(*req.token, req.caller, instance->instance_id(), now);
-    if (verdict.check != TokenCheck::kValid) return error(401, Outcome::kUnauthorized, instance);
+    if (verdict.check != TokenCheck::kValid) {
+      Response r = error(401, Outcome::kUnauthorized, instance);
+      r.token_rejection = rejection_for(verdict.check);
+      return r;
+    }
     remaining = verdict.remaining_seconds;
   } else if (options.http_tokens == HttpTokens::kRequired) {
-    return error(401, Outcome::kUnauthorized, instance);
+    Response r = error(401, Outcome::kUnauthorized, instance);
+    r.token_rejection = TokenRejection::kMissing;
+    return r;
   }
 
   Response r;
@@ -165,6 +203,17 @@ Response respond(const Request& req, const Snapshot& snapshot, const TokenAuthor
   if (!node) return error(404, Outcome::kNotFound, instance);
   r.body = node->body;
   r.content_type = node->content_type;
+  return r;
+}
+
+}  // namespace
+
+Response respond(const Request& req, const Snapshot& snapshot, const TokenAuthority& tokens,
+                 std::int64_t now) {
+  thread_local std::string scratch;
+  const Target t = split_target(req.target, scratch);
+  Response r = respond_to(req, t, snapshot, tokens, now);
+  r.route = route_of_path(t.path);
   return r;
 }
 

@@ -3,6 +3,7 @@
 // as a table (tests/unit/imds_test.cpp). Every status choice cites docs/metadata.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,9 +44,29 @@ enum class Outcome : std::uint8_t {
   kThrottled,       // 429: the caller exceeded its request rate
 };
 
+// What a request asked for, as a small fixed set (metrics label it by this, never by the raw
+// path, so the number of series stays bounded whatever guests send).
+enum class Route : std::uint8_t {
+  kRoot,         // "/" (the versions) and "/<version>/" (the categories)
+  kToken,        // api/token
+  kMetaData,     // meta-data/... except the credentials below
+  kCredentials,  // meta-data/iam/security-credentials/...
+  kUserData,     // user-data
+  kDynamic,      // dynamic/... (the identity document)
+  kOther,        // anything else
+};
+inline constexpr std::size_t kRouteCount = 7;
+
+// Why a request was refused for its token (401). A token for another instance or address, or
+// signed with another SECRET_KEY, fails the HMAC: it is a bad signature, as a forged one is.
+enum class TokenRejection : std::uint8_t { kNone, kMissing, kMalformed, kBadSignature, kExpired };
+inline constexpr std::size_t kTokenRejectionCount = 5;
+
 struct Response {
   int status = 200;
   Outcome outcome = Outcome::kOk;
+  Route route = Route::kOther;
+  TokenRejection token_rejection = TokenRejection::kNone;
   std::string_view body;   // points into the snapshot or a static error page
   std::string owned_body;  // the new token, when one is issued; then it is the payload
   std::string_view payload() const { return owned_body.empty() ? body : owned_body; }
@@ -62,6 +83,10 @@ Response respond(const Request& request, const Snapshot& snapshot,
 
 // 429, as AWS answers a throttled instance.
 Response throttled();
+
+// The Route of a request-target (respond() sets Response::route itself; this is for requests
+// answered without it, such as throttled ones).
+Route route_of(std::string_view target);
 
 // Splits a request-target into (version, path below the version): collapses repeated slashes,
 // drops the query string, notes a trailing slash. "//latest//meta-data/" -> {"latest",

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <utility>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -42,6 +43,18 @@ class ConnectionLimiter {
   Admission try_admit(const IpKey& source, std::optional<Slot>& slot);
   std::size_t open_connections() const { return total_.load(std::memory_order_relaxed); }
 
+  // Since start, for /metrics: connections admitted, and refused by each cap.
+  struct Counts {
+    std::uint64_t admitted = 0;
+    std::uint64_t refused_total_full = 0;
+    std::uint64_t refused_source_full = 0;
+  };
+  Counts counts() const {
+    return {admitted_.load(std::memory_order_relaxed),
+            refused_total_full_.load(std::memory_order_relaxed),
+            refused_source_full_.load(std::memory_order_relaxed)};
+  }
+
  private:
   void release(const IpKey& source);
 
@@ -54,6 +67,10 @@ class ConnectionLimiter {
   const std::size_t max_total_;
   const std::size_t max_per_source_;
   std::atomic<std::size_t> total_{0};
+  // Once per connection, beside the stripe's mutex: not on the per-request path.
+  std::atomic<std::uint64_t> admitted_{0};
+  std::atomic<std::uint64_t> refused_total_full_{0};
+  std::atomic<std::uint64_t> refused_source_full_{0};
   std::array<Stripe, 16> stripes_;
 };
 

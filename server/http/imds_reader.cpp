@@ -3,10 +3,14 @@
 namespace cloudmeta::http_server {
 
 ImdsConnection::ImdsConnection(tcp::socket socket)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), deadline_(Clock::now()) {}
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      now_(Clock::now()),
+      deadline_(now_) {}
 
 void ImdsConnection::expires_after(std::chrono::milliseconds timeout) {
-  deadline_ = Clock::now() + timeout;
+  now_ = Clock::now();
+  deadline_ = now_ + timeout;
   // Earlier than the timer is armed for: wake the watchdog so it re-arms (rare; see header).
   if (deadline_ < armed_) timer_.cancel();
 }

@@ -33,6 +33,10 @@ class ImdsConnection {
 
   // The socket is closed (pending operations fail) if it is still open at now + timeout.
   void expires_after(std::chrono::milliseconds timeout);
+  // The clock reading the last expires_after() took. The session times requests with it (from
+  // the deadline set at a request's first byte to the one set before its response is written),
+  // so metrics and the access log cost no clock read of their own.
+  Clock::time_point last_now() const { return now_; }
   // Ends the watchdog; the session calls it when it is done with the connection.
   void finish();
 
@@ -42,6 +46,7 @@ class ImdsConnection {
  private:
   tcp::socket socket_;
   net::steady_timer timer_;
+  Clock::time_point now_;
   Clock::time_point deadline_;
   Clock::time_point armed_ = Clock::time_point::max();  // when the timer will next wake
   bool finished_ = false;

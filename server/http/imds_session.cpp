@@ -5,6 +5,7 @@
 #include "cloudmeta/caller_identity.hpp"
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/log.hpp"
+#include "cloudmeta/metrics.hpp"
 #include "imds_error_pages.hpp"
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
@@ -69,10 +70,20 @@ const std::shared_ptr<const Snapshot>& current_snapshot(const SnapshotHolder& ho
   return cached;
 }
 
+// The rate limiter's verdict, then imds::respond; a throttled request keeps its route class.
+imds::Response answer(const imds::Request& view, const Snapshot& snapshot,
+                      const ImdsContext& context, std::int64_t now) {
+  if (!context.rate_limiter.enabled() || context.rate_limiter.allow(view.caller)) {
+    return imds::respond(view, snapshot, context.tokens, now);
+  }
+  imds::Response r = imds::throttled();
+  r.route = imds::route_of(view.target);
+  return r;
+}
+
 void log_request(const IpKey& caller, const imds::Response& r, http::verb method,
-                 std::string_view target, std::chrono::steady_clock::time_point start) {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - start).count();
+                 std::string_view target, std::chrono::nanoseconds elapsed) {
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
   const std::string address = caller.to_string();
   std::string_view instance = r.instance ? std::string_view(r.instance->instance_id()) : "-";
   if (r.outcome == imds::Outcome::kUnknownCaller) instance = "unknown";
@@ -96,6 +107,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   if (ec) co_return;
   const IpKey peer = peer_key(endpoint);
   const Limits& limits = context.config.imds_limits;
+  metrics::ImdsShard& counters = metrics::registry().imds_shard();
 
   // Shared with the watchdog coroutine that closes the socket when a timeout passes.
   const auto connection = std::make_shared<ImdsConnection>(std::move(socket));
@@ -129,12 +141,13 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
                          : result == ReadResult::kBodyTooLarge ? 413 : 400;
       log_info("request_refused", {{"surface", "metadata"}, {"address", peer.to_string()},
                                    {"status", status}});
+      counters.record_refusal(status);
       co_await reply_and_close(*connection, status, head);
       break;
     }
+    // The clock reading taken when the request's first byte set its deadline.
+    const auto start = connection->last_now();
     const bool logging = log_enabled(LogLevel::kInfo);
-    const auto start = logging ? std::chrono::steady_clock::now()
-                               : std::chrono::steady_clock::time_point();
     const auto& req = parser.get();
     const auto identity = identify_caller(peer, header(req, "X-Forwarded-For"),
                                           header(req, "X-Real-IP"), context.config.trusted_proxies);
@@ -151,10 +164,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const auto& snapshot = current_snapshot(context.snapshots);
     const std::shared_ptr<const Snapshot> held_for_log = logging ? snapshot : nullptr;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const imds::Response response = !context.rate_limiter.enabled() ||
-                                            context.rate_limiter.allow(identity.caller)
-                                        ? imds::respond(view, *snapshot, context.tokens, now)
-                                        : imds::throttled();
+    const imds::Response response = answer(view, *snapshot, context, now);
     if (response.instance && context.last_seen) {
       context.last_seen->note(identity.caller, peer, now);
     }
@@ -164,9 +174,11 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     if (view.method != imds::Method::kHead) head += response.payload();
     if (response.hop_limit > 0) apply_hop_limit(connection->socket(), response.hop_limit);
     connection->expires_after(limits.read_timeout);
+    const auto elapsed = connection->last_now() - start;
+    counters.record(response, elapsed);
     co_await net::async_write(connection->socket(), net::buffer(head),
                               net::redirect_error(net::use_awaitable, ec));
-    if (logging) log_request(identity.caller, response, req.method(), req.target(), start);
+    if (logging) log_request(identity.caller, response, req.method(), req.target(), elapsed);
     if (ec || !keep_alive) break;
   }
   connection->socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -82,4 +82,13 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
   }
 }
 
+metrics::Registry::Watch watch_connections(const ConnectionLimiter& limiter,
+                                           std::string surface) {
+  return metrics::registry().watch_connections(std::move(surface), [&limiter] {
+    const auto counts = limiter.counts();
+    return metrics::ConnectionStats{limiter.open_connections(), counts.admitted,
+                                    counts.refused_total_full, counts.refused_source_full};
+  });
+}
+
 }  // namespace cloudmeta::http_server

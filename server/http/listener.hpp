@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cloudmeta/asio.hpp"
+#include "cloudmeta/metrics.hpp"
 #include "http/connection_limiter.hpp"
 
 namespace cloudmeta::http_server {
@@ -20,5 +21,10 @@ using ConnectionHandler = std::function<net::awaitable<void>(tcp::socket, Connec
 
 net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& limiter,
                                  std::string_view surface, ConnectionHandler handler);
+
+// Shows `limiter`'s connections (open, accepted, refused by cap) on /metrics as `surface`'s,
+// until the handle is destroyed.
+[[nodiscard]] metrics::Registry::Watch watch_connections(const ConnectionLimiter& limiter,
+                                                         std::string surface);
 
 }  // namespace cloudmeta::http_server

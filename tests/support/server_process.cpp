@@ -7,11 +7,20 @@
 #include <stdexcept>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 namespace cloudmeta::testing {
 namespace {
 
-// The value of ` key=value` in a key=value log line ("" when absent).
+// The value of `key` in a log line of either format: ` key=value` (text) or a member of the
+// line's JSON object (LOG_FORMAT=json); "" when absent.
 std::string field(const std::string& line, const std::string& key) {
+  if (line.starts_with('{')) {
+    const auto object = nlohmann::json::parse(line, nullptr, false);
+    if (!object.is_object() || !object.contains(key)) return {};
+    const auto& value = object[key];
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  }
   const std::string needle = " " + key + "=";
   const auto at = line.find(needle);
   if (at == std::string::npos) return {};

@@ -48,7 +48,8 @@ class ServerProcess {
   std::uint16_t admin_port_ = 0;
 };
 
-// The port in a text-format `event=listening surface=<surface> ... port=N` line of `log`, or 0.
+// The port in an `event=listening surface=<surface> ... port=N` line of `log` (text format, or the
+// same members of a LOG_FORMAT=json line), or 0.
 std::uint16_t listening_port(const std::string& log, const std::string& surface);
 
 }  // namespace cloudmeta::testing
