@@ -27,12 +27,47 @@ test_packages=(
   podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
   chromium                    # the admin page's browser tests (tests/browser, playwright-core)
 )
+# Wanted for promtool alone (tests/clients/test_promtool.sh lints a real /metrics scrape); the
+# Prometheus server in the same package must never run here (see install_without_service).
+service_test_packages=(prometheus)
 
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
 
 source "$(dirname "$0")/apt-install.sh"
 apt_install_missing "${packages[@]}"
+
+# Installs packages whose postinst would enable and start a daemon, without starting it: a
+# policy-rc.d answering 101 ("action forbidden", the Debian interface that invoke-rc.d and
+# deb-systemd-invoke obey) is put in place for the install unless one exists (container images ship
+# one), and the units the postinst enabled are then disabled (offline with --root when systemd is
+# not running), so they do not start at the next boot either; upgrades keep a disabled unit
+# disabled. Only packages this run installed are touched.
+install_without_service() {
+  local sudo="" policy=/usr/sbin/policy-rc.d placed="" missing=() p
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+    placed=1
+  fi
+  local status=0
+  apt_install_missing "${missing[@]}" || status=$?
+  if [ -n "$placed" ]; then $sudo rm -f "$policy"; fi
+  [ "$status" = 0 ] || return "$status"
+  for p in "${missing[@]}"; do
+    if [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now --quiet "$p.service"
+    else
+      $sudo systemctl --root=/ disable --quiet "$p.service"
+    fi
+  done
+}
+if [ "${1:-}" != "--build-only" ]; then install_without_service "${service_test_packages[@]}"; fi
 
 # The browser tests' npm packages (playwright-core only; it drives Debian's chromium and downloads
 # no browser). Node.js and npm come from Debian unless a node with npm is already installed.
