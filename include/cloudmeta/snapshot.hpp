@@ -1,12 +1,22 @@
 // Snapshot: the metadata surface's whole world, an immutable map from caller address to its
 // rendered instance. SnapshotHolder publishes a new one atomically; a request loads the pointer
-// once and sees one consistent world. Writers (the admin thread) build a new Snapshot that
-// shares the unchanged RenderedInstances with the old one.
+// once and sees one consistent world.
+//
+// Built for fleets of a million instances:
+// - Entries loaded from the store are rendered on their first request, not at load: start-up
+//   reads the rows and builds the map, and an instance that is never asked costs its record
+//   only (docs/benchmarks.md, "Start-up and memory"). A write renders at once (Fleet refuses
+//   what cannot be rendered before it stores it), so its entry is ready.
+// - The map is split into kShardCount shards behind shared pointers: a write copies the one
+//   shard its address falls in and shares the others with the previous snapshot, so a write
+//   costs O(fleet / kShardCount), not O(fleet).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,16 +27,43 @@
 
 namespace cloudmeta {
 
+// One instance of a snapshot: either rendered when it was made, or rendered by the first request
+// that needs it (any metadata thread; the others wait for that one render, never repeat it).
+class SnapshotEntry {
+ public:
+  explicit SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered);
+  explicit SnapshotEntry(InstanceRecord record);
+  SnapshotEntry(const SnapshotEntry&) = delete;
+  SnapshotEntry& operator=(const SnapshotEntry&) = delete;
+
+  // nullptr when the record cannot be rendered (a row written around Fleet's checks, e.g. by
+  // hand): logged once, and the caller is then answered as an unknown one.
+  const RenderedInstance* rendered() const {
+    if (const RenderedInstance* ready = ready_.load(std::memory_order_acquire)) return ready;
+    return render_once();
+  }
+
+ private:
+  const RenderedInstance* render_once() const;
+
+  mutable std::atomic<const RenderedInstance*> ready_{nullptr};
+  // Both guarded by a mutex striped on this entry's address (snapshot.cpp) until ready_ is set.
+  mutable std::shared_ptr<const RenderedInstance> owner_;
+  mutable std::unique_ptr<InstanceRecord> pending_;  // freed once rendered
+};
+
 class Snapshot {
  public:
-  using ByIp = std::unordered_map<IpKey, std::shared_ptr<const RenderedInstance>, IpKeyHash>;
+  static constexpr std::size_t kShardCount = 256;
+  using Entry = std::shared_ptr<const SnapshotEntry>;
+  using Shard = std::unordered_map<IpKey, Entry, IpKeyHash>;
 
-  Snapshot() = default;
-  Snapshot(ByIp by_ip, std::int64_t revision) : by_ip_(std::move(by_ip)), revision_(revision) {}
+  Snapshot();
 
-  // Renders every record. Records that fail to render are skipped and returned in `skipped`
-  // (instance ids) so the caller can log them; one bad row must not take the fleet down.
-  static std::shared_ptr<const Snapshot> build(const std::vector<InstanceRecord>& records,
+  // Indexes every record for rendering on first request. Records whose address does not parse
+  // are skipped and returned in `skipped` (instance ids) so the caller can log them; one bad
+  // row must not take the fleet down.
+  static std::shared_ptr<const Snapshot> build(std::vector<InstanceRecord> records,
                                                std::int64_t revision,
                                                std::vector<std::string>* skipped = nullptr);
 
@@ -38,14 +75,27 @@ class Snapshot {
   std::shared_ptr<const Snapshot> without(const std::string& ip, std::int64_t revision) const;
 
   const RenderedInstance* find(const IpKey& caller) const {
-    auto it = by_ip_.find(caller);
-    return it == by_ip_.end() ? nullptr : it->second.get();
+    const Shard& shard = *shards_[shard_of(caller)];
+    auto it = shard.find(caller);
+    return it == shard.end() ? nullptr : it->second->rendered();
   }
-  std::size_t size() const { return by_ip_.size(); }
+  std::size_t size() const { return size_; }
   std::int64_t revision() const { return revision_; }
 
  private:
-  ByIp by_ip_;
+  // Fibonacci hashing of the key's hash: the top bits depend on every bit of it (IPv4 keys
+  // differ only in the hash's upper half).
+  static std::size_t shard_of(const IpKey& key) {
+    return static_cast<std::size_t>((IpKeyHash{}(key) * 0x9E3779B97F4A7C15ull) >> 56);
+  }
+  static_assert(kShardCount == 256, "shard_of() keeps the top 8 bits");
+
+  // Copies the shard `key` falls in (once per copy-on-write) and returns it for editing.
+  Shard& own_shard(const IpKey& key);
+  void erase(const IpKey& key);
+
+  std::array<std::shared_ptr<const Shard>, kShardCount> shards_;
+  std::size_t size_ = 0;
   std::int64_t revision_ = -1;
 };
 
