@@ -20,14 +20,14 @@ std::int64_t steady_now_ns() {
 std::shared_ptr<const Snapshot> Fleet::read_all() {
   // Read the revision first: a write racing with the listing then shows up as a newer revision
   // on the next refresh instead of being missed.
+  // Rows are indexed undecoded: each is decoded and rendered by its instance's first request.
   const auto revision = store_.revision();
-  auto records = store_.list_instances();
-  std::vector<std::string> skipped;
-  auto snapshot = Snapshot::build(records, revision, &skipped);
-  for (const auto& id : skipped) {
-    log_error("instance_not_served", {{"instance", id}, {"reason", "record fails to render"}});
+  Snapshot::Builder builder;
+  store_.scan_instances([&builder](StoredInstance&& row) { builder.add(std::move(row)); });
+  for (const auto& id : builder.skipped()) {
+    log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});
   }
-  return snapshot;
+  return builder.finish(revision);
 }
 
 void Fleet::publish_locked(std::shared_ptr<const Snapshot> snapshot) {

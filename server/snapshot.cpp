@@ -25,49 +25,85 @@ SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered)
     : ready_(rendered.get()), owner_(std::move(rendered)) {}
 
 SnapshotEntry::SnapshotEntry(InstanceRecord record)
-    : pending_(std::make_unique<InstanceRecord>(std::move(record))) {}
+    : pending_record_(std::make_unique<InstanceRecord>(std::move(record))) {}
+
+SnapshotEntry::SnapshotEntry(StoredInstance row)
+    : pending_row_(std::make_unique<StoredInstance>(std::move(row))) {}
 
 const RenderedInstance* SnapshotEntry::render_once() const {
   const std::lock_guard lock(render_lock(this));
   if (const RenderedInstance* ready = ready_.load(std::memory_order_acquire)) return ready;
-  if (!pending_) return nullptr;  // failed before: logged then
+  if (!pending_record_ && !pending_row_) return nullptr;  // failed before: logged then
+  std::string instance_id;
   try {
-    owner_ = render(*pending_);
+    if (pending_record_) {
+      instance_id = pending_record_->instance_id;
+      owner_ = render(*pending_record_);
+    } else {
+      instance_id = pending_row_->instance_id;
+      owner_ = render(decode(*pending_row_));
+    }
   } catch (const std::exception& e) {
-    log_error("instance_not_served", {{"instance", pending_->instance_id},
-                                      {"reason", "record fails to render"},
+    // A row written around Fleet's checks (by hand, or by an older version with other rules).
+    log_error("instance_not_served", {{"instance", instance_id},
+                                      {"reason", "stored record cannot be served"},
                                       {"error", e.what()}});
-    pending_.reset();
+    pending_record_.reset();
+    pending_row_.reset();
     return nullptr;
   }
-  pending_.reset();
+  pending_record_.reset();
+  pending_row_.reset();
   ready_.store(owner_.get(), std::memory_order_release);
   return owner_.get();
 }
 
 Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 
+Snapshot::Builder::Builder() = default;
+
+template <class Pending>
+void Snapshot::Builder::add_entry(const std::string& ip, const std::string& instance_id,
+                                  Pending&& pending) {
+  const auto key = IpKey::parse(ip);
+  if (!key) {
+    skipped_.push_back(instance_id);
+    return;
+  }
+  auto& slot = shards_[shard_of(*key)][*key];
+  if (!slot) ++size_;
+  slot = std::make_shared<const SnapshotEntry>(std::forward<Pending>(pending));
+}
+
+void Snapshot::Builder::add(InstanceRecord record) {
+  const std::string ip = record.ip, id = record.instance_id;
+  add_entry(ip, id, std::move(record));
+}
+
+void Snapshot::Builder::add(StoredInstance row) {
+  const std::string ip = row.ip, id = row.instance_id;
+  add_entry(ip, id, std::move(row));
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision) {
+  auto snapshot = std::make_shared<Snapshot>();
+  for (std::size_t i = 0; i < kShardCount; ++i) {
+    if (!shards_[i].empty()) {
+      snapshot->shards_[i] = std::make_shared<const Shard>(std::move(shards_[i]));
+    }
+  }
+  snapshot->size_ = size_;
+  snapshot->revision_ = revision;
+  return snapshot;
+}
+
 std::shared_ptr<const Snapshot> Snapshot::build(std::vector<InstanceRecord> records,
                                                 std::int64_t revision,
                                                 std::vector<std::string>* skipped) {
-  std::array<Shard, kShardCount> shards;
-  for (auto& shard : shards) shard.reserve(records.size() / kShardCount + 1);
-  auto snapshot = std::make_shared<Snapshot>();
-  for (auto& record : records) {
-    const auto key = IpKey::parse(record.ip);
-    if (!key) {
-      if (skipped) skipped->push_back(record.instance_id);
-      continue;
-    }
-    auto& slot = shards[shard_of(*key)][*key];
-    if (!slot) ++snapshot->size_;
-    slot = std::make_shared<const SnapshotEntry>(std::move(record));
-  }
-  for (std::size_t i = 0; i < kShardCount; ++i) {
-    if (!shards[i].empty()) snapshot->shards_[i] = std::make_shared<const Shard>(std::move(shards[i]));
-  }
-  snapshot->revision_ = revision;
-  return snapshot;
+  Builder builder;
+  for (auto& record : records) builder.add(std::move(record));
+  if (skipped) *skipped = builder.skipped();
+  return builder.finish(revision);
 }
 
 Snapshot::Shard& Snapshot::own_shard(const IpKey& key) {

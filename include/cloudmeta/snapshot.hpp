@@ -24,6 +24,7 @@
 #include "cloudmeta/instance_record.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/store.hpp"
 
 namespace cloudmeta {
 
@@ -33,6 +34,7 @@ class SnapshotEntry {
  public:
   explicit SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered);
   explicit SnapshotEntry(InstanceRecord record);
+  explicit SnapshotEntry(StoredInstance row);  // decoded too on first request
   SnapshotEntry(const SnapshotEntry&) = delete;
   SnapshotEntry& operator=(const SnapshotEntry&) = delete;
 
@@ -49,7 +51,10 @@ class SnapshotEntry {
   mutable std::atomic<const RenderedInstance*> ready_{nullptr};
   // Both guarded by a mutex striped on this entry's address (snapshot.cpp) until ready_ is set.
   mutable std::shared_ptr<const RenderedInstance> owner_;
-  mutable std::unique_ptr<InstanceRecord> pending_;  // freed once rendered
+  // What is left to render, one of the two (separate pointers: a variant would take an
+  // InstanceRecord's 1.4 KB in every entry); both freed once rendered.
+  mutable std::unique_ptr<InstanceRecord> pending_record_;
+  mutable std::unique_ptr<StoredInstance> pending_row_;
 };
 
 class Snapshot {
@@ -60,9 +65,27 @@ class Snapshot {
 
   Snapshot();
 
-  // Indexes every record for rendering on first request. Records whose address does not parse
-  // are skipped and returned in `skipped` (instance ids) so the caller can log them; one bad
-  // row must not take the fleet down.
+  // Indexes records or stored rows, one at a time, for rendering on first request. Entries
+  // whose address does not parse are skipped and listed in skipped() (instance ids) for the
+  // caller to log; one bad row must not take the fleet down. With two entries for one address
+  // (only a corrupt store has them) the later wins.
+  class Builder {
+   public:
+    Builder();
+    void add(InstanceRecord record);
+    void add(StoredInstance row);
+    std::shared_ptr<const Snapshot> finish(std::int64_t revision);
+    const std::vector<std::string>& skipped() const { return skipped_; }
+
+   private:
+    template <class Pending>
+    void add_entry(const std::string& ip, const std::string& instance_id, Pending&& pending);
+
+    std::array<Shard, kShardCount> shards_;
+    std::size_t size_ = 0;
+    std::vector<std::string> skipped_;
+  };
+
   static std::shared_ptr<const Snapshot> build(std::vector<InstanceRecord> records,
                                                std::int64_t revision,
                                                std::vector<std::string>* skipped = nullptr);

@@ -80,6 +80,21 @@ struct AuditQuery {
   int limit = 50;
 };
 
+// One instance row as stored, not decoded. A snapshot keeps rows in this form and decodes one
+// only when its instance is first asked for, so starting with a million rows does not parse a
+// million documents (docs/benchmarks.md, "Start-up and memory").
+struct StoredInstance {
+  std::string instance_id;
+  std::string ip;
+  std::string doc;  // the JSON document, as written by insert/update_instance
+  std::string created_at;
+  std::string updated_at;
+};
+
+// The record a row holds, as list_instances() returns it; StoreError kCorrupt naming the instance
+// when the document does not decode or disagrees with the row's columns.
+InstanceRecord decode(const StoredInstance& row);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -91,6 +106,9 @@ class Store {
 
   // Instances. Writes set created_at/updated_at and bump revision() in the same transaction.
   virtual std::vector<InstanceRecord> list_instances() = 0;
+  // Every instance row, undecoded and in no particular order, handed over one at a time so that
+  // a fleet is never held twice in memory. store::record_from_stored() decodes a row.
+  virtual void scan_instances(const std::function<void(StoredInstance&&)>& visit) = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;
   // kConflict (message names "instance_id" or "ip") when either is taken.

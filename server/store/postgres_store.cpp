@@ -141,6 +141,13 @@ std::vector<InstanceRecord> PostgresStore::list_instances() {
       connection()->exec((std::string(kInstanceColumns) + " ORDER BY instance_id").c_str()));
 }
 
+void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
+  const auto rows = connection()->exec(kInstanceColumns);
+  for (int i = 0; i < rows.size(); ++i) {
+    visit({rows.text(i, 0), rows.text(i, 1), rows.text(i, 2), rows.text(i, 3), rows.text(i, 4)});
+  }
+}
+
 std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view instance_id) {
   const std::string sql = std::string(kInstanceColumns) + " WHERE instance_id = $1";
   auto rows = connection()->exec(sql.c_str(), {instance_id});

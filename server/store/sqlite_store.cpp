@@ -38,6 +38,8 @@ constexpr char kRecordMigration[] =
 
 constexpr char kListInstances[] =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances ORDER BY instance_id";
+constexpr char kScanInstances[] =
+    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances";
 constexpr char kFindInstance[] =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances WHERE instance_id = ?";
 constexpr char kFindInstanceByIp[] =
@@ -333,6 +335,17 @@ std::vector<InstanceRecord> SqliteStore::query_instances(const char* sql,
 std::vector<InstanceRecord> SqliteStore::list_instances() {
   std::lock_guard lock(mutex_);
   return query_instances(kListInstances, std::nullopt);
+}
+
+void SqliteStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
+  std::lock_guard lock(mutex_);
+  guarded("reading instances", [&] {
+    Query q(statement(kScanInstances));
+    while (q->executeStep()) {
+      visit({q->getColumn(0).getString(), q->getColumn(1).getString(), q->getColumn(2).getString(),
+             q->getColumn(3).getString(), q->getColumn(4).getString()});
+    }
+  });
 }
 
 std::optional<InstanceRecord> SqliteStore::find_instance(std::string_view instance_id) {

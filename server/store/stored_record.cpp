@@ -31,3 +31,12 @@ InstanceRecord record_from_stored(const std::string& id, const std::string& ip,
 }
 
 }  // namespace cloudmeta::store
+
+namespace cloudmeta {
+
+InstanceRecord decode(const StoredInstance& row) {
+  return store::record_from_stored(row.instance_id, row.ip, row.doc, row.created_at,
+                                   row.updated_at);
+}
+
+}  // namespace cloudmeta

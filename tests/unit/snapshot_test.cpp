@@ -1,9 +1,12 @@
 // Snapshot: lazy rendering of loaded records, copy-on-write shards, and what a write shares.
 #include "cloudmeta/snapshot.hpp"
 
+#include "cloudmeta/record_json.hpp"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -12,9 +15,13 @@ using namespace cloudmeta;
 namespace {
 
 InstanceRecord record(int n) {
+  // snprintf, not operator+ chains: g++ 12 warns falsely (-Wrestrict) on those.
+  char id[32], ip[32];
+  std::snprintf(id, sizeof id, "i-%017d", n);
+  std::snprintf(ip, sizeof ip, "198.18.%d.%d", n / 250, n % 250 + 1);
   InstanceRecord r;
-  r.instance_id = "i-" + std::string(17 - std::to_string(n).size(), '0') + std::to_string(n);
-  r.ip = "198.18." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1);
+  r.instance_id = id;
+  r.ip = ip;
   r.region = "eu-west-1";
   r.availability_zone = "eu-west-1b";
   r.created_at = r.updated_at = "2026-11-22T10:00:00Z";
@@ -120,4 +127,27 @@ TEST_CASE("replacing a record at the same address keeps the size") {
   CHECK(after->size() == 10);
   CHECK(after->find(key(changed))->find("meta-data/placement/region")->body == "us-east-1");
   CHECK(before->find(key(changed))->find("meta-data/placement/region")->body == "eu-west-1");
+}
+
+TEST_CASE("stored rows are decoded and rendered on first request") {
+  auto good = record(1);
+  good.created_at = good.updated_at = "2026-11-22T10:00:00Z";
+  StoredInstance row{good.instance_id, good.ip, record_to_json(good).dump(), good.created_at,
+                     good.updated_at};
+  StoredInstance corrupt{"i-00000000000000002", record(2).ip, "{not json", "", ""};
+  StoredInstance disagrees{"i-00000000000000003", record(3).ip, record_to_json(good).dump(), "",
+                           ""};  // its document names another instance and address
+  Snapshot::Builder builder;
+  builder.add(std::move(row));
+  builder.add(std::move(corrupt));
+  builder.add(std::move(disagrees));
+  const auto snapshot = builder.finish(9);
+  CHECK(builder.skipped().empty());
+  CHECK(snapshot->size() == 3);
+  CHECK(snapshot->revision() == 9);
+  const RenderedInstance* rendered = snapshot->find(key(good));
+  REQUIRE(rendered != nullptr);
+  CHECK(rendered->find("meta-data/instance-id")->body == good.instance_id);
+  CHECK(snapshot->find(key(record(2))) == nullptr);
+  CHECK(snapshot->find(key(record(3))) == nullptr);
 }
