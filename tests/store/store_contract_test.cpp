@@ -55,6 +55,19 @@ cm::InstanceRecord sample(const std::string& id = "i-0123456789abcdef0",
 }
 
 // Equal as the admin API would show them, store-maintained timestamps aside.
+// Every member set: g++ warns (-Wmissing-field-initializers) on designated initializers that
+// leave some members to their defaults.
+cm::AuditQuery audit_query(std::string instance_id, std::string actor = "", std::string since = "",
+                           std::int64_t before_id = 0, int limit = 50) {
+  cm::AuditQuery q;
+  q.instance_id = std::move(instance_id);
+  q.actor = std::move(actor);
+  q.since = std::move(since);
+  q.before_id = before_id;
+  q.limit = limit;
+  return q;
+}
+
 void check_same(const cm::InstanceRecord& a, const cm::InstanceRecord& b) {
   auto ja = cm::record_to_json(a);
   auto jb = cm::record_to_json(b);
@@ -396,17 +409,17 @@ TEST_CASE_TEMPLATE("store contract: the audit log filters and pages newest first
   CHECK(all.front().id == ids.back());
   CHECK(all.front().after == R"({"hostname":"b"})");
   CHECK(all.front().fields == R"(["hostname"])");
-  CHECK(store->list_audit({.instance_id = "i-00000001"}).size() == 3);
-  CHECK(store->list_audit({.actor = "token:ci"}).size() == 2);
-  CHECK(store->list_audit({.instance_id = "i-00000002", .actor = "token:ci"}).size() == 1);
-  CHECK(store->list_audit({.since = "2000-01-01T00:00:00Z"}).size() == 5);
-  CHECK(store->list_audit({.since = "2999-01-01T00:00:00Z"}).empty());
-  const auto page1 = store->list_audit({.limit = 2});
+  CHECK(store->list_audit(audit_query("i-00000001")).size() == 3);
+  CHECK(store->list_audit(audit_query("", "token:ci")).size() == 2);
+  CHECK(store->list_audit(audit_query("i-00000002", "token:ci")).size() == 1);
+  CHECK(store->list_audit(audit_query("", "", "2000-01-01T00:00:00Z")).size() == 5);
+  CHECK(store->list_audit(audit_query("", "", "2999-01-01T00:00:00Z")).empty());
+  const auto page1 = store->list_audit(audit_query("", "", "", 0, 2));
   REQUIRE(page1.size() == 2);
-  const auto page2 = store->list_audit({.before_id = page1.back().id, .limit = 2});
+  const auto page2 = store->list_audit(audit_query("", "", "", page1.back().id, 2));
   REQUIRE(page2.size() == 2);
   CHECK(page2.front().id == ids[2]);
-  CHECK(store->list_audit({.before_id = ids[0]}).empty());
+  CHECK(store->list_audit(audit_query("", "", "", ids[0])).empty());
 }
 
 }  // namespace
