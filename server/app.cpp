@@ -179,13 +179,22 @@ int serve(const Config& config) {
   log_info("listening", {{"surface", "admin"}, {"address", admin_endpoint.address().to_string()},
                          {"port", admin_endpoint.port()}});
 
+  // One deadline sweeper per metadata thread, shared by that thread's acceptors.
+  std::vector<std::shared_ptr<http_server::DeadlineSweeper>> sweepers;
+  for (auto& io : imds_io) {
+    sweepers.push_back(std::make_shared<http_server::DeadlineSweeper>(io->get_executor()));
+  }
   for (auto& acceptor : imds_acceptors) {
+    http_server::DeadlineSweeper* sweeper = nullptr;
+    for (std::size_t i = 0; i < imds_io.size(); ++i) {
+      if (&acceptor.get_executor().context() == imds_io[i].get()) sweeper = sweepers[i].get();
+    }
     net::co_spawn(acceptor.get_executor(),
                   http_server::accept_loop(
                       acceptor, imds_limiter, "metadata",
-                      [&](tcp::socket s, http_server::ConnectionLimiter::Slot slot) {
+                      [&, sweeper](tcp::socket s, http_server::ConnectionLimiter::Slot slot) {
                         return http_server::serve_imds_connection(std::move(s), imds_context,
-                                                                  std::move(slot));
+                                                                  std::move(slot), *sweeper);
                       }),
                   net::detached);
   }

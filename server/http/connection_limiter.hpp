@@ -33,6 +33,7 @@ class ConnectionLimiter {
     ~Slot() {
       if (owner_) owner_->release(source_);
     }
+    const IpKey& source() const { return source_; }
 
    private:
     ConnectionLimiter* owner_ = nullptr;

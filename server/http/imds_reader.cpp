@@ -2,37 +2,12 @@
 
 namespace cloudmeta::http_server {
 
-ImdsConnection::ImdsConnection(tcp::socket socket)
-    : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
-      now_(Clock::now()),
-      deadline_(now_) {}
+ImdsConnection::ImdsConnection(tcp::socket socket, std::shared_ptr<DeadlineSweeper> sweeper)
+    : socket_(std::move(socket)), watched_(std::move(sweeper), socket_), now_(Clock::now()) {}
 
 void ImdsConnection::expires_after(std::chrono::milliseconds timeout) {
   now_ = Clock::now();
-  deadline_ = now_ + timeout;
-  // Earlier than the timer is armed for: wake the watchdog so it re-arms (rare; see header).
-  if (deadline_ < armed_) timer_.cancel();
-}
-
-void ImdsConnection::finish() {
-  finished_ = true;
-  timer_.cancel();
-}
-
-net::awaitable<void> ImdsConnection::watch(std::shared_ptr<ImdsConnection> self) {
-  while (!self->finished_) {
-    self->armed_ = self->deadline_;
-    self->timer_.expires_at(self->armed_);
-    beast::error_code ec;
-    co_await self->timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
-    if (self->finished_) break;
-    if (Clock::now() >= self->deadline_) {
-      self->socket_.close(ec);  // the session's pending read or write fails and it ends
-      break;
-    }
-  }
-  self->armed_ = Clock::time_point::min();  // nothing to wake any more
+  watched_.set_deadline(now_ + timeout);
 }
 
 namespace {

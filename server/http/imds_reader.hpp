@@ -1,8 +1,7 @@
 // The metadata surface's connection I/O, built for the per-request cost (docs/benchmarks.md):
-//  - ImdsConnection: a plain socket plus one lazily re-armed deadline timer. Moving the deadline
-//    later is a plain store; the timer is re-armed only when it fires early or the deadline moves
-//    earlier than it is armed for (about once per read timeout per connection), instead of
-//    arming and cancelling a timer around every read and write as beast::tcp_stream does.
+//  - ImdsConnection: a plain socket plus a deadline that its thread's DeadlineSweeper enforces.
+//    Moving the deadline is a plain store, instead of arming and cancelling a timer around every
+//    read and write as beast::tcp_stream does, and there is no timer per connection at all.
 //  - ImdsRequestRead: the same contract as read_request (request_reader.hpp: two clocks, 431,
 //    413, 400, quiet close) but parsing from the buffer with parser.put() directly, into a
 //    parser whose fields live in the connection's FieldsArena: no allocation per request.
@@ -15,6 +14,7 @@
 
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
+#include "http/deadline_sweeper.hpp"
 #include "http/fields_arena.hpp"
 #include "http/request_reader.hpp"
 
@@ -22,12 +22,12 @@ namespace cloudmeta::http_server {
 
 using ImdsParser = http::request_parser<http::string_body, FieldsAllocator<char>>;
 
-// Shared by the session and its watchdog coroutine, which may outlive the session by one wake-up.
+// Lives in the session's frame.
 class ImdsConnection {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit ImdsConnection(tcp::socket socket);
+  ImdsConnection(tcp::socket socket, std::shared_ptr<DeadlineSweeper> sweeper);
 
   tcp::socket& socket() { return socket_; }
 
@@ -37,19 +37,11 @@ class ImdsConnection {
   // the deadline set at a request's first byte to the one set before its response is written),
   // so metrics and the access log cost no clock read of their own.
   Clock::time_point last_now() const { return now_; }
-  // Ends the watchdog; the session calls it when it is done with the connection.
-  void finish();
-
-  // Runs beside the session until finish() or the deadline passes.
-  static net::awaitable<void> watch(std::shared_ptr<ImdsConnection> self);
 
  private:
   tcp::socket socket_;
-  net::steady_timer timer_;
+  DeadlineSweeper::Watched watched_;
   Clock::time_point now_;
-  Clock::time_point deadline_;
-  Clock::time_point armed_ = Clock::time_point::max();  // when the timer will next wake
-  bool finished_ = false;
 };
 
 // One request's read, driven by the session's own loop (a nested coroutine per request would

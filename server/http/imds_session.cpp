@@ -101,18 +101,16 @@ IpKey peer_key(const tcp::endpoint& endpoint) {
 }
 
 net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,
-                                           [[maybe_unused]] ConnectionLimiter::Slot slot) {  // held until the end
+                                           ConnectionLimiter::Slot slot,  // held until the end
+                                           DeadlineSweeper& sweeper) {
   beast::error_code ec;
-  const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  const IpKey peer = peer_key(endpoint);
+  const IpKey peer = slot.source();  // from accept() itself: no getpeername() per connection
   const Limits& limits = context.config.imds_limits;
   metrics::ImdsShard& counters = metrics::registry().imds_shard();
 
-  // Shared with the watchdog coroutine that closes the socket when a timeout passes.
-  const auto connection = std::make_shared<ImdsConnection>(std::move(socket));
-  net::co_spawn(connection->socket().get_executor(), ImdsConnection::watch(connection),
-                net::detached);
+  ImdsConnection connection(std::move(socket), sweeper.shared_from_this());
+  // The first request's clock starts now (until its first byte, the read timeout applies).
+  connection.expires_after(limits.read_timeout);
   beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
   FieldsArena arena;  // every request's header fields, reused
   std::string head;   // the response, head and body: one buffer, one send
@@ -122,11 +120,11 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   for (;;) {
     ImdsParser parser(std::piecewise_construct, std::make_tuple(),
                       std::make_tuple(FieldsAllocator<char>(arena)));
-    ImdsRequestRead read(*connection, parser, limits, first);
+    ImdsRequestRead read(connection, parser, limits, first);
     std::optional<ReadResult> result;
     while (!(result = read.advance(buffer))) {
       const auto room = buffer.prepare(ImdsRequestRead::room(buffer));
-      const std::size_t n = co_await connection->socket().async_read_some(
+      const std::size_t n = co_await connection.socket().async_read_some(
           room, net::redirect_error(net::use_awaitable, ec));
       if (ec) {
         result = read.on_read_error(ec);
@@ -142,11 +140,11 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
       log_info("request_refused", {{"surface", "metadata"}, {"address", peer.to_string()},
                                    {"status", status}});
       counters.record_refusal(status);
-      co_await reply_and_close(*connection, status, head);
+      co_await reply_and_close(connection, status, head);
       break;
     }
     // The clock reading taken when the request's first byte set its deadline.
-    const auto start = connection->last_now();
+    const auto start = connection.last_now();
     const bool logging = log_enabled(LogLevel::kInfo);
     const auto& req = parser.get();
     const auto identity = identify_caller(peer, header(req, "X-Forwarded-For"),
@@ -172,18 +170,17 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const bool keep_alive = req.keep_alive();
     format_imds_head(response, keep_alive, head);
     if (view.method != imds::Method::kHead) head += response.payload();
-    if (response.hop_limit > 0) apply_hop_limit(connection->socket(), response.hop_limit);
-    connection->expires_after(limits.read_timeout);
-    const auto elapsed = connection->last_now() - start;
+    if (response.hop_limit > 0) apply_hop_limit(connection.socket(), response.hop_limit);
+    connection.expires_after(limits.read_timeout);
+    const auto elapsed = connection.last_now() - start;
     counters.record(response, elapsed);
-    co_await net::async_write(connection->socket(), net::buffer(head),
+    co_await net::async_write(connection.socket(), net::buffer(head),
                               net::redirect_error(net::use_awaitable, ec));
     if (logging) log_request(identity.caller, response, req.method(), req.target(), elapsed);
     if (ec || !keep_alive) break;
   }
-  connection->socket().shutdown(tcp::socket::shutdown_send, ec);
-  connection->socket().close(ec);
-  connection->finish();
+  connection.socket().shutdown(tcp::socket::shutdown_send, ec);
+  connection.socket().close(ec);
 }
 
 }  // namespace cloudmeta::http_server

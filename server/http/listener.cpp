@@ -47,7 +47,9 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
   net::steady_timer pause(executor);
   for (;;) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(net::redirect_error(net::use_awaitable, ec));
+    tcp::endpoint peer;  // filled by accept() itself, sparing a getpeername() per connection
+    tcp::socket socket =
+        co_await acceptor.async_accept(peer, net::redirect_error(net::use_awaitable, ec));
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or memory: back off rather than spin; the listener must survive.
@@ -56,9 +58,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
       co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
       continue;
     }
-    const auto endpoint = socket.remote_endpoint(ec);
-    if (ec) continue;
-    const IpKey source = peer_key(endpoint);
+    const IpKey source = peer_key(peer);
     std::optional<ConnectionLimiter::Slot> slot;
     const auto admission = limiter.try_admit(source, slot);
     if (admission != ConnectionLimiter::Admission::kAdmitted) {

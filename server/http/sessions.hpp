@@ -12,6 +12,7 @@
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
 #include "http/connection_limiter.hpp"
+#include "http/deadline_sweeper.hpp"
 #include "http/rate_limiter.hpp"
 
 namespace cloudmeta::http_server {
@@ -24,8 +25,9 @@ struct ImdsContext {
   LastSeen* last_seen = nullptr;  // notes each caller that matched an instance (admin page)
 };
 
+// `sweeper`: the deadlines of the metadata connections on this thread (one per I/O thread).
 net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,
-                                           ConnectionLimiter::Slot slot);
+                                           ConnectionLimiter::Slot slot, DeadlineSweeper& sweeper);
 
 net::awaitable<void> serve_admin_connection(tcp::socket socket, const Config& config,
                                             admin::AdminApi& api, ConnectionLimiter::Slot slot);

@@ -1,0 +1,51 @@
+#include "http/deadline_sweeper.hpp"
+
+namespace cloudmeta::http_server {
+
+DeadlineSweeper::Watched::Watched(std::shared_ptr<DeadlineSweeper> sweeper, tcp::socket& socket)
+    : sweeper_(std::move(sweeper)), socket_(socket) {
+  sweeper_->link(*this);
+}
+
+DeadlineSweeper::Watched::~Watched() { sweeper_->unlink(*this); }
+
+void DeadlineSweeper::link(Watched& w) {
+  w.next_ = head_;
+  if (head_) head_->prev_ = &w;
+  head_ = &w;
+  ++count_;
+  if (!sweeping_) {
+    sweeping_ = true;
+    net::co_spawn(timer_.get_executor(), sweep(shared_from_this()), net::detached);
+  }
+}
+
+void DeadlineSweeper::unlink(Watched& w) {
+  if (w.prev_) {
+    w.prev_->next_ = w.next_;
+  } else {
+    head_ = w.next_;
+  }
+  if (w.next_) w.next_->prev_ = w.prev_;
+  w.prev_ = w.next_ = nullptr;
+  --count_;
+}
+
+net::awaitable<void> DeadlineSweeper::sweep(std::shared_ptr<DeadlineSweeper> self) {
+  // Runs until a tick finds no connection; link() starts it again.
+  while (self->count_ > 0) {
+    self->timer_.expires_after(kTick);
+    beast::error_code ec;
+    co_await self->timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    if (ec) break;
+    const auto now = Clock::now();
+    // Closing a socket only queues its pending operations' failures: no session runs (and
+    // unlinks) during this walk.
+    for (Watched* w = self->head_; w; w = w->next_) {
+      if (w->deadline_ <= now && w->socket_.is_open()) w->socket_.close(ec);
+    }
+  }
+  self->sweeping_ = false;
+}
+
+}  // namespace cloudmeta::http_server

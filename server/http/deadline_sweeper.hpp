@@ -1,0 +1,64 @@
+// DeadlineSweeper: the read and idle deadlines of one metadata thread's connections, checked on
+// one coarse tick instead of one timer per connection.
+//
+// A timer per connection costs a timerfd_settime system call each time it becomes, or stops
+// being, the earliest of its thread's timers (two to three per short connection), plus a
+// watchdog coroutine and a shared control block: a fifth of a new-connection request's cost
+// (docs/benchmarks.md). Here a connection costs a list insert and erase; a deadline fires at
+// most kTick late, never early. The tick runs only while the thread has connections, so an idle
+// server does not wake up.
+//
+// One per metadata I/O thread; every call on that thread. Shared by its connections: a session
+// frame destroyed with its io_context at exit still finds its sweeper to leave.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "cloudmeta/asio.hpp"
+
+namespace cloudmeta::http_server {
+
+class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kTick = std::chrono::milliseconds(100);
+
+  // A connection's place in its thread's list. Joins on construction, leaves on destruction.
+  class Watched {
+   public:
+    Watched(std::shared_ptr<DeadlineSweeper> sweeper, tcp::socket& socket);
+    ~Watched();
+    Watched(const Watched&) = delete;
+    Watched& operator=(const Watched&) = delete;
+
+    // The socket is closed (its pending operations fail) once the clock passes `deadline`.
+    void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+
+   private:
+    friend class DeadlineSweeper;
+    std::shared_ptr<DeadlineSweeper> sweeper_;
+    tcp::socket& socket_;
+    Clock::time_point deadline_ = Clock::time_point::max();
+    Watched* prev_ = nullptr;
+    Watched* next_ = nullptr;
+  };
+
+  explicit DeadlineSweeper(net::any_io_executor executor) : timer_(std::move(executor)) {}
+  DeadlineSweeper(const DeadlineSweeper&) = delete;
+  DeadlineSweeper& operator=(const DeadlineSweeper&) = delete;
+
+  std::size_t watched() const { return count_; }
+
+ private:
+  void link(Watched& w);
+  void unlink(Watched& w);
+  static net::awaitable<void> sweep(std::shared_ptr<DeadlineSweeper> self);
+
+  net::steady_timer timer_;
+  Watched* head_ = nullptr;
+  std::size_t count_ = 0;
+  bool sweeping_ = false;
+};
+
+}  // namespace cloudmeta::http_server
