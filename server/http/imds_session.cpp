@@ -179,7 +179,8 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     if (logging) log_request(identity.caller, response, req.method(), req.target(), elapsed);
     if (ec || !keep_alive) break;
   }
-  connection.socket().shutdown(tcp::socket::shutdown_send, ec);
+  // close() alone sends the FIN: a shutdown() first would cost a system call per connection and
+  // protect nothing (unread bytes turn the close into a reset either way).
   connection.socket().close(ec);
 }
 
