@@ -19,6 +19,7 @@
 # CLOUDMETA_BIN (measure this cloudmeta binary instead of the one built here, e.g. an older
 # commit's build, for before/after numbers).
 set -euo pipefail
+# (No `head` after a pipe: with pipefail, the writer it cuts off dies of SIGPIPE and fails the run.)
 shopt -s inherit_errexit  # a broken run inside $(...) must stop the script too
 cd "$(dirname "$0")/.."
 
@@ -389,7 +390,7 @@ callgrind_server() {  # mode: prints "instructions-per-request mallocs-per-reque
   kill "$pid"
   wait "$pid" || true
   local file requests total mallocs
-  file=$(ls -t "$work"/cg.server.* | head -1)
+  file=$(ls -t "$work"/cg.server.* | awk 'NR == 1')
   requests=$(field requests <<<"$out")
   total=$(callgrind_annotate "$file" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, ""); print $1 }')
   mallocs=$(python3 bench/callgrind_calls.py "$file" malloc | cut -d' ' -f2)
@@ -397,7 +398,7 @@ callgrind_server() {  # mode: prints "instructions-per-request mallocs-per-reque
   # (clone, start_thread, ...) are dropped.
   callgrind_annotate --inclusive=no --threshold=100 "$file" 2>/dev/null |
     awk '/file:function/ { n++ } n == 1 && !/\((99|100)\.[0-9]+%\)/' |
-    sed 's/ \[[^]]*\]$//' | cut -c1-160 | head -32 >"$work/cg.top.$1"
+    sed 's/ \[[^]]*\]$//' | cut -c1-160 | awk 'NR <= 32' >"$work/cg.top.$1"
   awk -v t="$total" -v m="$mallocs" -v n="$requests" \
     'BEGIN { printf "%d %.3f %d\n", t / n, m / n, n }'
 }
