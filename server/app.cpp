@@ -258,6 +258,11 @@ int serve(const Config& config) {
         acceptor.close(ignored);
       });
     }
+    // Idle keep-alive connections have nothing in flight: close them now, so that the grace
+    // period waits only for requests being answered.
+    for (std::size_t i = 0; i < imds_io.size(); ++i) {
+      net::post(*imds_io[i], [sweeper = sweepers[i]] { sweeper->drain(); });
+    }
     admin_acceptor->close(ec);
     const auto deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     net::steady_timer poll(admin_io);

@@ -31,6 +31,14 @@ void DeadlineSweeper::unlink(Watched& w) {
   --count_;
 }
 
+void DeadlineSweeper::drain() {
+  draining_ = true;
+  beast::error_code ec;
+  for (Watched* w = head_; w; w = w->next_) {
+    if (w->idle_ && w->socket_.is_open()) w->socket_.close(ec);
+  }
+}
+
 net::awaitable<void> DeadlineSweeper::sweep(std::shared_ptr<DeadlineSweeper> self) {
   // Runs until a tick finds no connection; link() starts it again.
   while (self->count_ > 0) {

@@ -34,12 +34,15 @@ class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
 
     // The socket is closed (its pending operations fail) once the clock passes `deadline`.
     void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+    // Idle: waiting for a request's first byte. drain() closes idle connections at once.
+    void set_idle(bool idle) { idle_ = idle; }
 
    private:
     friend class DeadlineSweeper;
     std::shared_ptr<DeadlineSweeper> sweeper_;
     tcp::socket& socket_;
     Clock::time_point deadline_ = Clock::time_point::max();
+    bool idle_ = false;
     Watched* prev_ = nullptr;
     Watched* next_ = nullptr;
   };
@@ -50,6 +53,11 @@ class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
 
   std::size_t watched() const { return count_; }
 
+  // Shutting down: closes the connections that are idle now; a session that finishes its
+  // in-flight request then closes instead of waiting for another (draining()).
+  void drain();
+  bool draining() const { return draining_; }
+
  private:
   void link(Watched& w);
   void unlink(Watched& w);
@@ -59,6 +67,7 @@ class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
   Watched* head_ = nullptr;
   std::size_t count_ = 0;
   bool sweeping_ = false;
+  bool draining_ = false;
 };
 
 }  // namespace cloudmeta::http_server

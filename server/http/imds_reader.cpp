@@ -38,6 +38,7 @@ std::optional<ReadResult> ImdsRequestRead::advance(beast::flat_buffer& buffer) {
       // The whole request, once begun, within the read timeout (a dripping client cannot
       // stretch it by sending a byte at a time).
       begun_ = true;
+      connection_.set_idle(false);
       connection_.expires_after(limits_.read_timeout);
     }
     beast::error_code ec;
@@ -49,6 +50,7 @@ std::optional<ReadResult> ImdsRequestRead::advance(beast::flat_buffer& buffer) {
   }
   if (!begun_) {
     // Waiting for a request's first byte: the idle timeout between keep-alive requests.
+    connection_.set_idle(true);
     connection_.expires_after(first_request_ ? limits_.read_timeout : limits_.idle_timeout);
   }
   if (room(buffer) == 0) return ReadResult::kBadRequest;  // as http::error::buffer_overflow did

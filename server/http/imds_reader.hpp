@@ -37,6 +37,7 @@ class ImdsConnection {
   // the deadline set at a request's first byte to the one set before its response is written),
   // so metrics and the access log cost no clock read of their own.
   Clock::time_point last_now() const { return now_; }
+  void set_idle(bool idle) { watched_.set_idle(idle); }
 
  private:
   tcp::socket socket_;

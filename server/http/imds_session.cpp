@@ -117,7 +117,8 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   head.reserve(512);
   bool first = true;
 
-  for (;;) {
+  // Shutting down: answer what is in flight, then close rather than wait for another request.
+  while (first || !sweeper.draining()) {
     ImdsParser parser(std::piecewise_construct, std::make_tuple(),
                       std::make_tuple(FieldsAllocator<char>(arena)));
     ImdsRequestRead read(connection, parser, limits, first);
@@ -167,7 +168,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
       context.last_seen->note(identity.caller, peer, now);
     }
 
-    const bool keep_alive = req.keep_alive();
+    const bool keep_alive = req.keep_alive() && !sweeper.draining();
     format_imds_head(response, keep_alive, head);
     if (view.method != imds::Method::kHead) head += response.payload();
     if (response.hop_limit > 0) apply_hop_limit(connection.socket(), response.hop_limit);

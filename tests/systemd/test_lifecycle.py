@@ -132,11 +132,29 @@ def main():
                   "SIGHUP: a changed PORT is reported as needing a restart")
             check(server.poll() is None, "the server keeps running after SIGHUP")
 
-            # 3. SIGTERM with a request in flight: no new connections, the open one is answered.
+            # 3. SIGTERM with a request in flight: no new connections, the open one is answered;
+            # an idle keep-alive connection (nothing in flight) is closed at once.
+            idle = socket.create_connection(("127.0.0.1", imds_port))
+            idle.sendall(b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle.settimeout(10)
+            first_reply = idle.recv(4096)
+            check(first_reply.startswith(b"HTTP/1.1 200"),
+                  f"the keep-alive connection was served once: {first_reply[:40]!r}")
             inflight = socket.create_connection(("127.0.0.1", imds_port))
             inflight.sendall(b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n")
             time.sleep(0.3)
             server.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            idle.settimeout(5)
+            try:
+                idle_end = idle.recv(4096)
+            except OSError as e:
+                idle_end = repr(e).encode()
+            idle_closed_after = time.monotonic() - signalled
+            idle.close()
+            check(idle_end == b"" and idle_closed_after < 2,
+                  f"the idle keep-alive connection is closed at SIGTERM ({idle_end!r} after "
+                  f"{idle_closed_after:.2f} s), not at the end of the grace period")
             check(notify.wait_for_line("STOPPING=1", 10), "STOPPING=1 arrived on NOTIFY_SOCKET")
             check(wait_for(lambda: not _connectable(admin_port), 10) is not None,
                   "after SIGTERM no new connection is accepted")

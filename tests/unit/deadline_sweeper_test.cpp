@@ -74,3 +74,20 @@ TEST_CASE("moving a deadline later keeps the connection open") {
   io.run_for(std::chrono::milliseconds(300));
   CHECK_FALSE(pair.server.is_open());
 }
+
+TEST_CASE("drain closes idle connections at once and leaves busy ones to finish") {
+  net::io_context io;
+  auto sweeper = std::make_shared<DeadlineSweeper>(io.get_executor());
+  Pair idle(io), busy(io);
+  DeadlineSweeper::Watched watched_idle(sweeper, idle.server);
+  DeadlineSweeper::Watched watched_busy(sweeper, busy.server);
+  watched_idle.set_deadline(Clock::now() + std::chrono::hours(1));
+  watched_busy.set_deadline(Clock::now() + std::chrono::hours(1));
+  watched_idle.set_idle(true);
+  watched_busy.set_idle(false);
+  CHECK_FALSE(sweeper->draining());
+  sweeper->drain();
+  CHECK(sweeper->draining());
+  CHECK_FALSE(idle.server.is_open());
+  CHECK(busy.server.is_open());
+}
