@@ -172,8 +172,21 @@ fi
 
 # ---- one measured run ----------------------------------------------------------------------
 # Prints "rps p50_us p99_us cpu_us_per_req busy_percent errors".
+# wrk closes normally, so with "Connection: close" every request leaves a TIME-WAIT socket on the
+# server's side; once the kernel's table (tcp_max_tw_buckets) is full, new connections stall on
+# SYN retransmits. A new-connection run therefore starts only when the previous one's have expired
+# (at most 60 s), so no server is measured in the wake of another. (cloudmeta_loadgen resets its
+# connections once a response is complete and leaves none.)
+settle_time_wait() {
+  local i
+  for i in $(seq 1 70); do
+    [ "$(ss -Htan state time-wait | wc -l)" -lt 5000 ] && return
+    sleep 1
+  done
+}
 run_wrk() {  # pid port mode
   local pid=$1 port=$2 mode=$3 args=() before after out
+  [ "$mode" = new ] && settle_time_wait
   [ "$mode" = new ] && args+=(-H 'Connection: close')
   [ "$mode" = v2 ] && args+=(-H "X-aws-ec2-metadata-token: $token")
   before=$(cpu_ticks "$pid")
