@@ -289,7 +289,7 @@ std::vector<tcp::endpoint> source_endpoints(const Options& o) {
 class IdleConnections {
  public:
   IdleConnections(net::io_context& io, unsigned count, const std::vector<tcp::endpoint>& sources,
-                  const tcp::endpoint& server) {
+                  const tcp::endpoint& server, const std::string& request) {
     for (unsigned i = 0; i < count; ++i) {
       tcp::socket s(io);
       boost::system::error_code ec;
@@ -300,10 +300,30 @@ class IdleConnections {
         s.bind(sources[i % sources.size()], ec);
       }
       if (!ec) s.connect(server, ec);
+      // One request first, as an SDK's pooled connection has made: a connection that never sends
+      // one is a slow client, which the server closes after IMDS_READ_TIMEOUT_MS.
+      if (!ec) net::write(s, net::buffer(request), ec);
+      if (!ec) read_response(s, ec);
       if (!ec) sockets_.push_back(std::move(s));
     }
   }
   std::size_t opened() const { return sockets_.size(); }
+
+  // Blocking: reads until the header's end and Content-Length body bytes have arrived.
+  static void read_response(tcp::socket& s, boost::system::error_code& ec) {
+    std::string got;
+    char chunk[1024];
+    for (;;) {
+      const std::size_t n = s.read_some(net::buffer(chunk), ec);
+      if (ec) return;
+      got.append(chunk, n);
+      const auto end = got.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      const auto at = got.find("Content-Length: ");
+      const std::size_t length = at == std::string::npos ? 0 : std::stoul(got.substr(at + 16));
+      if (got.size() >= end + 4 + length) return;
+    }
+  }
   // A peek that reads end-of-file means the server closed it; would-block means still open.
   std::size_t still_open() {
     std::size_t n = 0;
@@ -335,7 +355,7 @@ int run(const Options& o) {
   }
 
   net::io_context idle_io;
-  IdleConnections idle(idle_io, o.idle, sources, server);
+  IdleConnections idle(idle_io, o.idle, sources, server, requests.front());
 
   Generator generator(o, std::move(requests), sources, server);
   std::vector<std::unique_ptr<Lane>> lanes;

@@ -21,6 +21,7 @@ void DeadlineSweeper::link(Watched& w) {
 }
 
 void DeadlineSweeper::unlink(Watched& w) {
+  if (cursor_ == &w) cursor_ = w.next_;
   if (w.prev_) {
     w.prev_->next_ = w.next_;
   } else {
@@ -39,6 +40,29 @@ void DeadlineSweeper::drain() {
   }
 }
 
+void DeadlineSweeper::check(Clock::time_point now) {
+  // Closing a socket only queues its pending operations' failures: no session runs (and
+  // unlinks) during this walk. Bounded twice, so a tick costs tens of microseconds at any
+  // connection count: at most kChecksPerTick connections are looked at, from where the last tick
+  // stopped (with 10,000 open, each is looked at every 0.5 s: the frames they live in are cache
+  // misses), and at most kMaxClosesPerTick are closed (10,000 connections timing out together,
+  // a slow-client flood, would otherwise stall this thread's requests for the tens of
+  // milliseconds their close() calls take).
+  beast::error_code ec;
+  std::size_t checked = 0, closed = 0;
+  if (!cursor_) cursor_ = head_;
+  while (cursor_ && checked < kChecksPerTick && closed < kMaxClosesPerTick) {
+    Watched* w = cursor_;
+    cursor_ = w->next_;
+    ++checked;
+    if (w->deadline_ <= now && w->socket_.is_open()) {
+      w->socket_.close(ec);
+      ++closed;
+    }
+    if (!cursor_ && checked < count_) cursor_ = head_;  // wrap, once round at most
+  }
+}
+
 net::awaitable<void> DeadlineSweeper::sweep(std::shared_ptr<DeadlineSweeper> self) {
   // Runs until a tick finds no connection; link() starts it again.
   while (self->count_ > 0) {
@@ -47,11 +71,7 @@ net::awaitable<void> DeadlineSweeper::sweep(std::shared_ptr<DeadlineSweeper> sel
     co_await self->timer_.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) break;
     const auto now = Clock::now();
-    // Closing a socket only queues its pending operations' failures: no session runs (and
-    // unlinks) during this walk.
-    for (Watched* w = self->head_; w; w = w->next_) {
-      if (w->deadline_ <= now && w->socket_.is_open()) w->socket_.close(ec);
-    }
+    self->check(now);
   }
   self->sweeping_ = false;
 }

@@ -5,7 +5,8 @@
 // being, the earliest of its thread's timers (two to three per short connection), plus a
 // watchdog coroutine and a shared control block: a fifth of a new-connection request's cost
 // (docs/benchmarks.md). Here a connection costs a list insert and erase; a deadline fires at
-// most kTick late, never early. The tick runs only while the thread has connections, so an idle
+// most kTick late while a thread has up to kChecksPerTick connections (with more, each is checked
+// every count / kChecksPerTick ticks: 0.5 s at 10,000), never early. The tick runs only while the thread has connections, so an idle
 // server does not wake up.
 //
 // One per metadata I/O thread; every call on that thread. Shared by its connections: a session
@@ -23,6 +24,8 @@ class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr auto kTick = std::chrono::milliseconds(100);
+  static constexpr std::size_t kChecksPerTick = 2048;
+  static constexpr std::size_t kMaxClosesPerTick = 1000;
 
   // A connection's place in its thread's list. Joins on construction, leaves on destruction.
   class Watched {
@@ -61,10 +64,12 @@ class DeadlineSweeper : public std::enable_shared_from_this<DeadlineSweeper> {
  private:
   void link(Watched& w);
   void unlink(Watched& w);
+  void check(Clock::time_point now);
   static net::awaitable<void> sweep(std::shared_ptr<DeadlineSweeper> self);
 
   net::steady_timer timer_;
   Watched* head_ = nullptr;
+  Watched* cursor_ = nullptr;  // where the next tick's check starts
   std::size_t count_ = 0;
   bool sweeping_ = false;
   bool draining_ = false;
