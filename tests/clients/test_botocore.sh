@@ -65,24 +65,11 @@ cm_expect_eq "http_tokens=required refuses an IMDSv1 GET" 401 \
 cm_expect_match "vm r's server log shows the token PUT" \
   'method=PUT path=/latest/api/token status=200' "$(cm_requests_from "${ip[r]}")"
 
-# The aws CLI with an empty HOME and no configuration files: credentials and region can only come
-# from IMDS. env -i keeps the caller's AWS_* variables (and any other python on PATH) out.
-aws_in_vm() {
-  local vm="$1"
-  shift
-  mkdir -p "$CM_TMP/home-$vm"
-  cm_in_vm "$vm" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$CM_TMP/home-$vm" LANG=C.UTF-8 \
-    AWS_CONFIG_FILE="$CM_TMP/home-$vm/none/config" \
-    AWS_SHARED_CREDENTIALS_FILE="$CM_TMP/home-$vm/none/credentials" \
-    AWS_METADATA_SERVICE_TIMEOUT=5 AWS_METADATA_SERVICE_NUM_ATTEMPTS=2 \
-    "$CM_AWS" "$@"
-}
-
 # One `export-credentials` line, e.g. field SESSION_TOKEN for AWS_SESSION_TOKEN=...
 field() { sed -n "s/^AWS_$1=//p"; }
 
 for vm in o r; do
-  if ! list="$(aws_in_vm "$vm" configure list 2>"$CM_TMP/aws-$vm.err")"; then
+  if ! list="$(cm_aws_in_vm "$vm" configure list 2>"$CM_TMP/aws-$vm.err")"; then
     cm_fail "aws configure list in vm $vm: $(cat "$CM_TMP/aws-$vm.err")"
     continue
   fi
@@ -96,7 +83,7 @@ for vm in o r; do
   cm_expect_eq "aws configure list (vm $vm): region from imds" \
     "${region[$vm]} imds" "$(awk '$1 == "region" {print $2, $3}' <<<"$list")"
 
-  if ! creds="$(aws_in_vm "$vm" configure export-credentials --format env-no-export \
+  if ! creds="$(cm_aws_in_vm "$vm" configure export-credentials --format env-no-export \
     2>"$CM_TMP/aws-$vm.err")"; then
     cm_fail "aws configure export-credentials in vm $vm: $(cat "$CM_TMP/aws-$vm.err")"
     continue
