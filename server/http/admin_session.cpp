@@ -20,11 +20,10 @@ admin::Response refusal(int status, std::string_view message) {
 }  // namespace
 
 net::awaitable<void> serve_admin_connection(tcp::socket socket, const Config& config,
-                                            admin::AdminApi& api, [[maybe_unused]] ConnectionLimiter::Slot slot) {  // held until the end
+                                            admin::AdminApi& api,
+                                            ConnectionLimiter::Slot slot) {  // held until the end
   beast::error_code ec;
-  const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) co_return;
-  const IpKey peer = peer_key(endpoint);
+  const IpKey peer = slot.source();  // from accept() itself
   const Limits& limits = config.admin_limits;
 
   beast::tcp_stream stream(std::move(socket));

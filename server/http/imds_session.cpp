@@ -94,12 +94,6 @@ void log_request(const IpKey& caller, const imds::Response& r, http::verb method
 
 }  // namespace
 
-IpKey peer_key(const tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  if (address.is_v4()) return IpKey::from_v4(address.to_v4().to_bytes());
-  return IpKey::from_v6(address.to_v6().to_bytes());
-}
-
 net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext& context,
                                            ConnectionLimiter::Slot slot,  // held until the end
                                            DeadlineSweeper& sweeper) {

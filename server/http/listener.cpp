@@ -24,6 +24,12 @@ void log_refusal(std::string_view surface, const IpKey& source, std::string_view
                                   {"reason", reason}, {"refused", count}});
 }
 
+IpKey peer_key(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  if (address.is_v4()) return IpKey::from_v4(address.to_v4().to_bytes());
+  return IpKey::from_v6(address.to_v6().to_bytes());
+}
+
 }  // namespace
 
 tcp::acceptor bind_acceptor(net::io_context& context, const std::string& address,

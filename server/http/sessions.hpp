@@ -1,5 +1,6 @@
 // The per-connection loops of the two surfaces. Each runs as a coroutine on the io_context that
-// accepted the connection, holds its ConnectionLimiter slot until it ends, and never throws.
+// accepted the connection, holds its ConnectionLimiter slot until it ends (the slot also carries
+// the caller's address, as accept() reported it), and never throws.
 #pragma once
 
 #include <atomic>
@@ -31,7 +32,5 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
 
 net::awaitable<void> serve_admin_connection(tcp::socket socket, const Config& config,
                                             admin::AdminApi& api, ConnectionLimiter::Slot slot);
-
-IpKey peer_key(const tcp::endpoint& endpoint);
 
 }  // namespace cloudmeta::http_server
