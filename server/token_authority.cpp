@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <stdexcept>
+
+#include "verified_token_memo.hpp"
 
 namespace cloudmeta {
 namespace {
@@ -23,11 +26,23 @@ void compute_tag(const crypto_auth_hmacsha256_state& keyed, const unsigned char*
   crypto_auth_hmacsha256_final(&st, out);
 }
 
+TokenVerdict verdict_at(std::uint64_t expiry, std::int64_t now_unix) {
+  const auto remaining = static_cast<std::int64_t>(expiry) - now_unix;
+  if (remaining <= 0) return {TokenCheck::kExpired, 0};
+  return {TokenCheck::kValid, remaining};
+}
+
+std::uint64_t next_authority_id() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 }  // namespace
 
 static_assert(TokenAuthority::kTokenLength == (kRawBytes * 4 + 2) / 3);
+static_assert(TokenAuthority::kTokenLength == VerifiedTokenMemo::kTokenLength);
 
-TokenAuthority::TokenAuthority(std::string_view secret_key) {
+TokenAuthority::TokenAuthority(std::string_view secret_key) : id_(next_authority_id()) {
   if (secret_key.empty()) throw std::invalid_argument("TokenAuthority needs a secret key");
   crypto_auth_hmacsha256_state st;
   crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(secret_key.data()),
@@ -58,6 +73,8 @@ TokenVerdict TokenAuthority::verify(std::string_view token, const IpKey& caller,
                                     std::string_view instance_id, std::int64_t now_unix) const {
   // Cheap length check before any decoding or crypto (a guest controls these bytes).
   if (token.size() != kTokenLength) return {TokenCheck::kMalformed, 0};
+  VerifiedTokenMemo& memo = VerifiedTokenMemo::of_this_thread();
+  if (auto expiry = memo.find(id_, token, caller, instance_id)) return verdict_at(*expiry, now_unix);
   unsigned char raw[kRawBytes];
   std::size_t raw_len = 0;
   if (sodium_base642bin(raw, sizeof raw, token.data(), token.size(), nullptr, &raw_len, nullptr,
@@ -71,9 +88,9 @@ TokenVerdict TokenAuthority::verify(std::string_view token, const IpKey& caller,
 
   std::uint64_t expiry = 0;
   for (int i = 0; i < 8; ++i) expiry = (expiry << 8) | raw[1 + i];
-  const auto remaining = static_cast<std::int64_t>(expiry) - now_unix;
-  if (remaining <= 0) return {TokenCheck::kExpired, 0};
-  return {TokenCheck::kValid, remaining};
+  const TokenVerdict verdict = verdict_at(expiry, now_unix);
+  if (verdict.check == TokenCheck::kValid) memo.remember(id_, token, caller, instance_id, expiry);
+  return verdict;
 }
 
 }  // namespace cloudmeta

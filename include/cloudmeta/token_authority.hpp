@@ -5,6 +5,8 @@
 // every host sharing SECRET_KEY, and are refused from another address or for another instance.
 // Wall-clock expiry (not monotonic) because tokens must outlive the process.
 // Immutable after construction; safe to call from any thread; never throws on guest input.
+// verify() remembers, per thread, the tokens it accepted (server/verified_token_memo.hpp): a token
+// sent again costs a constant-time comparison instead of the decode and HMAC, same verdict.
 #pragma once
 
 #include <sodium.h>
@@ -44,6 +46,9 @@ class TokenAuthority {
   // HMAC state with the subkey already absorbed: each token costs its own bytes only, not the
   // two key-block compressions again (the IMDSv2 hot path verifies one per request).
   crypto_auth_hmacsha256_state keyed_{};
+  // Tells this authority's memo slots from another's (another SECRET_KEY, e.g. in tests): a token
+  // one accepted must not be taken as verified by the other. Numbered per construction.
+  std::uint64_t id_;
 };
 
 }  // namespace cloudmeta

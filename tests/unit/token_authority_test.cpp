@@ -3,10 +3,15 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
+
+#include "verified_token_memo.hpp"
 
 using cloudmeta::IpKey;
 using cloudmeta::TokenAuthority;
 using cloudmeta::TokenCheck;
+using cloudmeta::VerifiedTokenMemo;
 
 namespace {
 const std::string kKey = "0123456789abcdef0123456789abcdef-test-key";
@@ -71,4 +76,89 @@ TEST_CASE("tampered, truncated or garbage tokens are refused without throwing") 
   CHECK(auth.verify(token + "A", kVm, "i-12345678", kNow).check == TokenCheck::kMalformed);
   CHECK(auth.verify(std::string(66, '*'), kVm, "i-12345678", kNow).check == TokenCheck::kMalformed);
   CHECK(auth.verify(std::string(4096, 'A'), kVm, "i-12345678", kNow).check == TokenCheck::kMalformed);
+}
+
+// verify() remembers accepted tokens per thread (server/verified_token_memo.hpp). A remembered
+// token must get exactly the verdict the full check gives, whatever changed since.
+TEST_CASE("a token verified once is remembered, and only for what it was verified for") {
+  TokenAuthority auth(kKey);
+  auto token = auth.issue(kVm, "i-0123456789abcdef0", 60, kNow);
+  REQUIRE(auth.verify(token, kVm, "i-0123456789abcdef0", kNow).check == TokenCheck::kValid);
+
+  const auto hits = VerifiedTokenMemo::hits_on_this_thread();
+  auto again = auth.verify(token, kVm, "i-0123456789abcdef0", kNow + 20);
+  CHECK(again.check == TokenCheck::kValid);
+  CHECK(again.remaining_seconds == 40);
+  CHECK(VerifiedTokenMemo::hits_on_this_thread() == hits + 1);
+
+  // Everything the HMAC binds still refuses, with the remembered slot in place.
+  CHECK(auth.verify(token, kOtherVm, "i-0123456789abcdef0", kNow).check ==
+        TokenCheck::kBadSignature);
+  CHECK(auth.verify(token, kVm, "i-0123456789abcdef1", kNow).check == TokenCheck::kBadSignature);
+  CHECK(auth.verify(token, kVm, "i-0123456789abcdef", kNow).check == TokenCheck::kBadSignature);
+  TokenAuthority other_key("another-secret-key-of-enough-length-000");
+  CHECK(other_key.verify(token, kVm, "i-0123456789abcdef0", kNow).check ==
+        TokenCheck::kBadSignature);
+  // The expiry is checked against the clock at every use, remembered or not.
+  CHECK(auth.verify(token, kVm, "i-0123456789abcdef0", kNow + 60).check == TokenCheck::kExpired);
+  CHECK(auth.verify(token, kVm, "i-0123456789abcdef0", kNow + 59).check == TokenCheck::kValid);
+  CHECK(VerifiedTokenMemo::hits_on_this_thread() == hits + 3);
+
+  // A token differing in any one character is not the remembered one.
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    auto t = token;
+    t[i] = t[i] == 'A' ? 'B' : 'A';
+    CAPTURE(i);
+    CHECK(auth.verify(t, kVm, "i-0123456789abcdef0", kNow).check != TokenCheck::kValid);
+  }
+  CHECK(VerifiedTokenMemo::hits_on_this_thread() == hits + 3);
+}
+
+TEST_CASE("a rejected token is never remembered") {
+  TokenAuthority auth(kKey);
+  auto token = auth.issue(kVm, "i-12345678", 60, kNow);
+  const auto hits = VerifiedTokenMemo::hits_on_this_thread();
+  CHECK(auth.verify(token, kOtherVm, "i-12345678", kNow).check == TokenCheck::kBadSignature);
+  CHECK(auth.verify(token, kOtherVm, "i-12345678", kNow).check == TokenCheck::kBadSignature);
+  CHECK(auth.verify(token, kVm, "i-12345678", kNow + 61).check == TokenCheck::kExpired);
+  CHECK(auth.verify(token, kVm, "i-12345678", kNow + 61).check == TokenCheck::kExpired);
+  CHECK(VerifiedTokenMemo::hits_on_this_thread() == hits);
+}
+
+TEST_CASE("the memo holds many guests' tokens at once and evicts by slot, never wrongly") {
+  TokenAuthority auth(kKey);
+  std::vector<std::pair<IpKey, std::string>> guests;
+  for (int i = 0; i < 3000; ++i) {
+    auto ip = IpKey::from_v4({198, 18, static_cast<std::uint8_t>(i / 256),
+                              static_cast<std::uint8_t>(i % 256)});
+    guests.emplace_back(ip, auth.issue(ip, "i-12345678", 600, kNow));
+    REQUIRE(auth.verify(guests.back().second, ip, "i-12345678", kNow).check == TokenCheck::kValid);
+  }
+  // More guests than slots: each slot remembers its last one (asked first here, newest first),
+  // all still verify, none verifies for another.
+  const auto hits = VerifiedTokenMemo::hits_on_this_thread();
+  for (std::size_t i = guests.size(); i-- > 0;) {
+    CHECK(auth.verify(guests[i].second, guests[i].first, "i-12345678", kNow).check ==
+          TokenCheck::kValid);
+    const auto& neighbour = guests[(i + 1) % guests.size()].first;
+    CHECK(auth.verify(guests[i].second, neighbour, "i-12345678", kNow).check ==
+          TokenCheck::kBadSignature);
+  }
+  const auto remembered = VerifiedTokenMemo::hits_on_this_thread() - hits;
+  CHECK(remembered > VerifiedTokenMemo::kSlots / 2);  // ~95 % of slots are taken by 3,000
+  CHECK(remembered <= VerifiedTokenMemo::kSlots);
+}
+
+TEST_CASE("each thread keeps its own memo") {
+  TokenAuthority auth(kKey);
+  auto token = auth.issue(kVm, "i-12345678", 60, kNow);
+  REQUIRE(auth.verify(token, kVm, "i-12345678", kNow).check == TokenCheck::kValid);
+  std::uint64_t hits_there = 99;
+  TokenCheck there = TokenCheck::kMalformed;
+  std::thread([&] {
+    there = auth.verify(token, kVm, "i-12345678", kNow).check;  // full check: a miss there
+    hits_there = VerifiedTokenMemo::hits_on_this_thread();
+  }).join();
+  CHECK(there == TokenCheck::kValid);
+  CHECK(hits_there == 0);
 }
