@@ -27,8 +27,7 @@ SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered)
 SnapshotEntry::SnapshotEntry(InstanceRecord record)
     : pending_record_(std::make_unique<InstanceRecord>(std::move(record))) {}
 
-SnapshotEntry::SnapshotEntry(StoredInstance row)
-    : pending_row_(std::make_unique<StoredInstance>(std::move(row))) {}
+SnapshotEntry::SnapshotEntry(PackedRow row) : pending_row_(std::move(row)) {}
 
 const RenderedInstance* SnapshotEntry::render_once() const {
   const std::lock_guard lock(render_lock(this));
@@ -40,8 +39,9 @@ const RenderedInstance* SnapshotEntry::render_once() const {
       instance_id = pending_record_->instance_id;
       owner_ = render(*pending_record_);
     } else {
-      instance_id = pending_row_->instance_id;
-      owner_ = render(decode(*pending_row_));
+      const StoredInstance row = pending_row_.view();
+      instance_id = row.instance_id;
+      owner_ = render(decode(row));
     }
   } catch (const std::exception& e) {
     // A row written around Fleet's checks (by hand, or by an older version with other rules).
@@ -62,27 +62,29 @@ Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 
 Snapshot::Builder::Builder() = default;
 
-template <class Pending>
-void Snapshot::Builder::add_entry(const std::string& ip, const std::string& instance_id,
-                                  Pending&& pending) {
-  const auto key = IpKey::parse(ip);
-  if (!key) {
-    skipped_.push_back(instance_id);
-    return;
-  }
-  auto& slot = shards_[shard_of(*key)][*key];
+std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
+                                               std::string_view instance_id) {
+  auto key = IpKey::parse(ip);
+  if (!key) skipped_.emplace_back(instance_id);
+  return key;
+}
+
+void Snapshot::Builder::insert(const IpKey& key, Entry entry) {
+  auto& slot = shards_[shard_of(key)][key];
   if (!slot) ++size_;
-  slot = std::make_shared<const SnapshotEntry>(std::forward<Pending>(pending));
+  slot = std::move(entry);
 }
 
 void Snapshot::Builder::add(InstanceRecord record) {
-  const std::string ip = record.ip, id = record.instance_id;
-  add_entry(ip, id, std::move(record));
+  if (const auto key = key_of(record.ip, record.instance_id)) {
+    insert(*key, std::make_shared<const SnapshotEntry>(std::move(record)));
+  }
 }
 
-void Snapshot::Builder::add(StoredInstance row) {
-  const std::string ip = row.ip, id = row.instance_id;
-  add_entry(ip, id, std::move(row));
+void Snapshot::Builder::add(const StoredInstance& row) {
+  if (const auto key = key_of(row.ip, row.instance_id)) {
+    insert(*key, std::make_shared<const SnapshotEntry>(rows_.pack(row)));
+  }
 }
 
 std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision) {

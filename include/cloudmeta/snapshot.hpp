@@ -4,9 +4,10 @@
 //
 // Built for fleets of a million instances:
 // - Entries loaded from the store are rendered on their first request, not at load: start-up
-//   reads the rows and builds the map, and an instance that is never asked costs its record
-//   only (docs/benchmarks.md, "Start-up and memory"). A write renders at once (Fleet refuses
-//   what cannot be rendered before it stores it), so its entry is ready.
+//   reads the rows and builds the map, and an instance that is never asked costs its row only,
+//   packed into a block with its neighbours' (cloudmeta/packed_row.hpp; docs/benchmarks.md,
+//   "Start-up and memory"). A write renders at once (Fleet refuses what cannot be rendered
+//   before it stores it), so its entry is ready.
 // - The map is split into kShardCount shards behind shared pointers: a write copies the one
 //   shard its address falls in and shares the others with the previous snapshot, so a write
 //   costs O(fleet / kShardCount), not O(fleet).
@@ -18,12 +19,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "cloudmeta/instance_record.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/packed_row.hpp"
 #include "cloudmeta/store.hpp"
 
 namespace cloudmeta {
@@ -34,7 +37,7 @@ class SnapshotEntry {
  public:
   explicit SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered);
   explicit SnapshotEntry(InstanceRecord record);
-  explicit SnapshotEntry(StoredInstance row);  // decoded too on first request
+  explicit SnapshotEntry(PackedRow row);  // decoded too on first request
   SnapshotEntry(const SnapshotEntry&) = delete;
   SnapshotEntry& operator=(const SnapshotEntry&) = delete;
 
@@ -51,10 +54,10 @@ class SnapshotEntry {
   mutable std::atomic<const RenderedInstance*> ready_{nullptr};
   // Both guarded by a mutex striped on this entry's address (snapshot.cpp) until ready_ is set.
   mutable std::shared_ptr<const RenderedInstance> owner_;
-  // What is left to render, one of the two (separate pointers: a variant would take an
-  // InstanceRecord's 1.4 KB in every entry); both freed once rendered.
+  // What is left to render, one of the two (not a variant: that would take an InstanceRecord's
+  // 1.4 KB in every entry); both released once rendered.
   mutable std::unique_ptr<InstanceRecord> pending_record_;
-  mutable std::unique_ptr<StoredInstance> pending_row_;
+  mutable PackedRow pending_row_;
 };
 
 class Snapshot {
@@ -73,14 +76,16 @@ class Snapshot {
    public:
     Builder();
     void add(InstanceRecord record);
-    void add(StoredInstance row);
+    void add(const StoredInstance& row);  // copied: the row's views may die after this call
     std::shared_ptr<const Snapshot> finish(std::int64_t revision);
     const std::vector<std::string>& skipped() const { return skipped_; }
 
    private:
-    template <class Pending>
-    void add_entry(const std::string& ip, const std::string& instance_id, Pending&& pending);
+    // The entry's address, or nullopt after listing the instance in skipped_.
+    std::optional<IpKey> key_of(std::string_view ip, std::string_view instance_id);
+    void insert(const IpKey& key, Entry entry);
 
+    RowArena rows_;
     std::array<Shard, kShardCount> shards_;
     std::size_t size_ = 0;
     std::vector<std::string> skipped_;

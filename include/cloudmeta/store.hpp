@@ -80,15 +80,17 @@ struct AuditQuery {
   int limit = 50;
 };
 
-// One instance row as stored, not decoded. A snapshot keeps rows in this form and decodes one
-// only when its instance is first asked for, so starting with a million rows does not parse a
-// million documents (docs/benchmarks.md, "Start-up and memory").
+// One instance row as stored, not decoded: views into the store's own buffers, valid only while
+// the scan_instances visitor that receives it runs. A snapshot copies rows into blocks of its own
+// (cloudmeta/packed_row.hpp) and decodes one only when its instance is first asked for, so
+// starting with a million rows neither parses a million documents nor makes five heap strings
+// per row (docs/benchmarks.md, "Start-up and memory").
 struct StoredInstance {
-  std::string instance_id;
-  std::string ip;
-  std::string doc;  // the JSON document, as written by insert/update_instance
-  std::string created_at;
-  std::string updated_at;
+  std::string_view instance_id;
+  std::string_view ip;
+  std::string_view doc;  // the JSON document, as written by insert/update_instance
+  std::string_view created_at;
+  std::string_view updated_at;
 };
 
 // The record a row holds, as list_instances() returns it; StoreError kCorrupt naming the instance
@@ -107,7 +109,8 @@ class Store {
   // Instances. Writes set created_at/updated_at and bump revision() in the same transaction.
   virtual std::vector<InstanceRecord> list_instances() = 0;
   // Every instance row, undecoded and in no particular order, handed over one at a time so that
-  // a fleet is never held twice in memory. store::record_from_stored() decodes a row.
+  // a fleet is never held twice in memory; the row's views die when visit returns. decode()
+  // decodes a row.
   virtual void scan_instances(const std::function<void(StoredInstance&&)>& visit) = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;

@@ -144,7 +144,9 @@ std::vector<InstanceRecord> PostgresStore::list_instances() {
 void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
   const auto rows = connection()->exec(kInstanceColumns);
   for (int i = 0; i < rows.size(); ++i) {
-    visit({rows.text(i, 0), rows.text(i, 1), rows.text(i, 2), rows.text(i, 3), rows.text(i, 4)});
+    const std::string id = rows.text(i, 0), ip = rows.text(i, 1), doc = rows.text(i, 2),
+                      created_at = rows.text(i, 3), updated_at = rows.text(i, 4);
+    visit({id, ip, doc, created_at, updated_at});
   }
 }
 

@@ -341,10 +341,14 @@ void SqliteStore::scan_instances(const std::function<void(StoredInstance&&)>& vi
   std::lock_guard lock(mutex_);
   guarded("reading instances", [&] {
     Query q(statement(kScanInstances));
-    while (q->executeStep()) {
-      visit({q->getColumn(0).getString(), q->getColumn(1).getString(), q->getColumn(2).getString(),
-             q->getColumn(3).getString(), q->getColumn(4).getString()});
-    }
+    // Views into SQLite's row buffers, no copies: the snapshot copies each row once, into its
+    // own blocks (cloudmeta/packed_row.hpp).
+    const auto text = [&q](int column) {
+      const SQLite::Column c = q->getColumn(column);
+      const char* bytes = c.getText();  // before getBytes(), as sqlite3_column_bytes wants
+      return std::string_view(bytes, static_cast<std::size_t>(c.getBytes()));
+    };
+    while (q->executeStep()) visit({text(0), text(1), text(2), text(3), text(4)});
   });
 }
 

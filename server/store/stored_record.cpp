@@ -7,11 +7,12 @@
 
 namespace cloudmeta::store {
 
-InstanceRecord record_from_stored(const std::string& id, const std::string& ip,
-                                  const std::string& doc_text, std::string created_at,
+InstanceRecord record_from_stored(std::string_view id_view, std::string_view ip,
+                                  std::string_view doc_text, std::string created_at,
                                   std::string updated_at) {
   using Kind = StoreError::Kind;
-  const auto doc = nlohmann::json::parse(doc_text, nullptr, false);
+  const std::string id(id_view);
+  const auto doc = nlohmann::json::parse(doc_text.begin(), doc_text.end(), nullptr, false);
   if (doc.is_discarded()) {
     throw StoreError(Kind::kCorrupt, "instance " + id + ": the stored document is not JSON");
   }
@@ -35,8 +36,8 @@ InstanceRecord record_from_stored(const std::string& id, const std::string& ip,
 namespace cloudmeta {
 
 InstanceRecord decode(const StoredInstance& row) {
-  return store::record_from_stored(row.instance_id, row.ip, row.doc, row.created_at,
-                                   row.updated_at);
+  return store::record_from_stored(row.instance_id, row.ip, row.doc, std::string(row.created_at),
+                                   std::string(row.updated_at));
 }
 
 }  // namespace cloudmeta

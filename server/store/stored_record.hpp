@@ -3,13 +3,14 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "cloudmeta/instance_record.hpp"
 
 namespace cloudmeta::store {
 
-InstanceRecord record_from_stored(const std::string& instance_id, const std::string& ip,
-                                  const std::string& doc, std::string created_at,
+InstanceRecord record_from_stored(std::string_view instance_id, std::string_view ip,
+                                  std::string_view doc, std::string created_at,
                                   std::string updated_at);
 
 }  // namespace cloudmeta::store

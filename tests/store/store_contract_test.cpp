@@ -159,10 +159,16 @@ TEST_CASE_TEMPLATE("store contract: scan_instances hands over every row undecode
   auto store = f.open_migrated();
   const auto first = store->insert_instance(sample());
   const auto second = store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "fd00::1"));
-  std::map<std::string, cm::StoredInstance> rows;
+  // The visitor sees views that die with the call: keep copies, decoded while they live.
+  struct Copy {
+    std::string ip, created_at, updated_at;
+    cm::InstanceRecord decoded;
+  };
+  std::map<std::string, Copy> rows;
   store->scan_instances([&rows](cm::StoredInstance&& row) {
-    const std::string id = row.instance_id;
-    rows.emplace(id, std::move(row));
+    rows.emplace(std::string(row.instance_id),
+                 Copy{std::string(row.ip), std::string(row.created_at),
+                      std::string(row.updated_at), decode(row)});
   });
   REQUIRE(rows.size() == 2);
   for (const auto* stored : {&first, &second}) {
@@ -171,7 +177,7 @@ TEST_CASE_TEMPLATE("store contract: scan_instances hands over every row undecode
     CHECK(row.created_at == stored->created_at);
     CHECK(row.updated_at == stored->updated_at);
     // The document decodes to the record the typed reads return.
-    check_same(decode(row), *store->find_instance(stored->instance_id));
+    check_same(row.decoded, *store->find_instance(stored->instance_id));
   }
 }
 

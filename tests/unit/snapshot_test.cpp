@@ -132,15 +132,15 @@ TEST_CASE("replacing a record at the same address keeps the size") {
 TEST_CASE("stored rows are decoded and rendered on first request") {
   auto good = record(1);
   good.created_at = good.updated_at = "2026-11-22T10:00:00Z";
-  StoredInstance row{good.instance_id, good.ip, record_to_json(good).dump(), good.created_at,
-                     good.updated_at};
-  StoredInstance corrupt{"i-00000000000000002", record(2).ip, "{not json", "", ""};
-  StoredInstance disagrees{"i-00000000000000003", record(3).ip, record_to_json(good).dump(), "",
-                           ""};  // its document names another instance and address
+  const std::string doc = record_to_json(good).dump(), ip2 = record(2).ip, ip3 = record(3).ip;
+  const StoredInstance row{good.instance_id, good.ip, doc, good.created_at, good.updated_at};
+  const StoredInstance corrupt{"i-00000000000000002", ip2, "{not json", "", ""};
+  const StoredInstance disagrees{"i-00000000000000003", ip3, doc, "",
+                                 ""};  // its document names another instance and address
   Snapshot::Builder builder;
-  builder.add(std::move(row));
-  builder.add(std::move(corrupt));
-  builder.add(std::move(disagrees));
+  builder.add(row);
+  builder.add(corrupt);
+  builder.add(disagrees);
   const auto snapshot = builder.finish(9);
   CHECK(builder.skipped().empty());
   CHECK(snapshot->size() == 3);
