@@ -22,6 +22,7 @@
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
 #include "http/fields_arena.hpp"
+#include "http/imds_headers.hpp"
 #include "http/imds_response_head.hpp"
 #include "http/rate_limiter.hpp"
 
@@ -102,12 +103,6 @@ std::string request_bytes(Kind kind, const World& world) {
   return r;
 }
 
-std::optional<std::string_view> header(const auto& fields, std::string_view name) {
-  auto it = fields.find(name);
-  if (it == fields.end()) return std::nullopt;
-  return it->value();
-}
-
 // One request as serve_imds_connection handles it between the socket reads and writes.
 template <class Parser>
 std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std::string& head) {
@@ -119,13 +114,14 @@ std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std:
     std::exit(2);
   }
   const auto& req = parser.get();
-  const auto identity = identify_caller(w.caller, header(req, "X-Forwarded-For"),
-                                        header(req, "X-Real-IP"), w.config.trusted_proxies);
+  const auto headers = http_server::read_imds_headers(req);
+  const auto identity = identify_caller(w.caller, headers.x_forwarded_for, headers.x_real_ip,
+                                        w.config.trusted_proxies);
   imds::Request view;
   view.method = req.method() == http::verb::put ? imds::Method::kPut : imds::Method::kGet;
   view.target = req.target();
-  view.token = header(req, imds::kTokenHeader);
-  view.ttl = header(req, imds::kTtlHeader);
+  view.token = headers.token;
+  view.ttl = headers.ttl;
   view.forwarded = identity.forwarded;
   view.caller = identity.caller;
   const auto now = static_cast<std::int64_t>(std::time(nullptr));

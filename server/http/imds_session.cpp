@@ -7,6 +7,7 @@
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/metrics.hpp"
 #include "imds_error_pages.hpp"
+#include "http/imds_headers.hpp"
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
 #include "http/sessions.hpp"
@@ -21,13 +22,6 @@ imds::Method to_method(http::verb verb) {
     case http::verb::put: return imds::Method::kPut;
     default: return imds::Method::kOther;
   }
-}
-
-template <class Fields>
-std::optional<std::string_view> header(const Fields& fields, std::string_view name) {
-  auto it = fields.find(name);  // Beast compares field names case-insensitively
-  if (it == fields.end()) return std::nullopt;
-  return it->value();
 }
 
 // AWS sets the IP TTL / IPv6 hop limit of the token PUT response to HttpPutResponseHopLimit, so a
@@ -142,13 +136,14 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const auto start = connection.last_now();
     const bool logging = log_enabled(LogLevel::kInfo);
     const auto& req = parser.get();
-    const auto identity = identify_caller(peer, header(req, "X-Forwarded-For"),
-                                          header(req, "X-Real-IP"), context.config.trusted_proxies);
+    const ImdsHeaders headers = read_imds_headers(req);
+    const auto identity = identify_caller(peer, headers.x_forwarded_for, headers.x_real_ip,
+                                          context.config.trusted_proxies);
     imds::Request view;
     view.method = to_method(req.method());
     view.target = req.target();
-    view.token = header(req, imds::kTokenHeader);
-    view.ttl = header(req, imds::kTtlHeader);
+    view.token = headers.token;
+    view.ttl = headers.ttl;
     view.forwarded = identity.forwarded;
     view.caller = identity.caller;
 

@@ -1,0 +1,54 @@
+#include "http/imds_headers.hpp"
+
+#include <doctest/doctest.h>
+
+using cloudmeta::http_server::read_imds_headers;
+namespace http = boost::beast::http;
+
+TEST_CASE("the metadata headers are found whatever their case, and absent ones stay absent") {
+  http::fields f;
+  f.insert("Host", "169.254.169.254");
+  f.insert("x-aws-ec2-metadata-token", "tok");
+  f.insert("X-AWS-EC2-METADATA-TOKEN-TTL-SECONDS", "21600");
+  f.insert("user-agent", "curl");
+  auto h = read_imds_headers(f);
+  CHECK(h.token == "tok");
+  CHECK(h.ttl == "21600");
+  CHECK_FALSE(h.x_forwarded_for);
+  CHECK_FALSE(h.x_real_ip);
+
+  http::fields proxied;
+  proxied.insert("x-forwarded-for", "198.18.0.7, 198.18.0.8");
+  proxied.insert("X-Real-Ip", "198.18.0.9");
+  auto p = read_imds_headers(proxied);
+  CHECK(p.x_forwarded_for == "198.18.0.7, 198.18.0.8");
+  CHECK(p.x_real_ip == "198.18.0.9");
+  CHECK_FALSE(p.token);
+  CHECK_FALSE(p.ttl);
+}
+
+TEST_CASE("names of the same length that are not ours are ignored; the first repeat wins") {
+  http::fields f;
+  f.insert("X-Forwarded-Bar", "no");                           // 15 bytes, like X-Forwarded-For
+  f.insert("X-Real-IQ", "no");                                 // 9, like X-Real-IP
+  f.insert("X-aws-ec2-metadata-tokeN", "first");
+  f.insert("X-aws-ec2-metadata-token", "second");
+  f.insert("X-aws-ec2-metadata-token-ttl-secondz", "no");      // 36, like the TTL header
+  f.insert("Accept", "*/*");
+  auto h = read_imds_headers(f);
+  CHECK_FALSE(h.x_forwarded_for);
+  CHECK_FALSE(h.x_real_ip);
+  CHECK(h.token == "first");
+  CHECK_FALSE(h.ttl);
+  // As Beast's own lookup answers.
+  CHECK(f.find("X-aws-ec2-metadata-token")->value() == "first");
+}
+
+TEST_CASE("a request without fields has none of them") {
+  http::fields f;
+  auto h = read_imds_headers(f);
+  CHECK_FALSE(h.token);
+  CHECK_FALSE(h.ttl);
+  CHECK_FALSE(h.x_forwarded_for);
+  CHECK_FALSE(h.x_real_ip);
+}
