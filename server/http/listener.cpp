@@ -42,6 +42,7 @@ tcp::acceptor bind_acceptor(net::io_context& context, const std::string& address
     const int one = 1;
     ::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   }
+  acceptor.set_option(tcp::no_delay(true));  // before listen(): every connection inherits it
   acceptor.bind(endpoint);
   acceptor.listen(net::socket_base::max_listen_connections);
   return acceptor;
@@ -51,6 +52,16 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
                                  std::string_view surface, ConnectionHandler handler) {
   auto executor = co_await net::this_coro::executor;
   net::steady_timer pause(executor);
+  // Linux copies TCP_NODELAY from the listening socket into each connection when its handshake
+  // completes (tests/unit/listener_test.cpp). bind_acceptor sets it before listen(), and
+  // systemd's NoDelay=yes (our socket units) before any connection is queued: then every
+  // accepted socket has it and the setsockopt() per connection is spared. A listener without it
+  // (a socket unit without NoDelay=) keeps the per-connection call: setting it now would miss
+  // the connections already queued.
+  tcp::no_delay listener_nodelay;
+  beast::error_code nodelay_ec;
+  acceptor.get_option(listener_nodelay, nodelay_ec);
+  const bool nodelay_inherited = !nodelay_ec && listener_nodelay.value();
   for (;;) {
     beast::error_code ec;
     tcp::endpoint peer;  // filled by accept() itself, sparing a getpeername() per connection
@@ -74,7 +85,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
       socket.close(ec);
       continue;
     }
-    socket.set_option(tcp::no_delay(true), ec);
+    if (!nodelay_inherited) socket.set_option(tcp::no_delay(true), ec);
     // A session must never throw; if one does, say so instead of dropping it silently.
     net::co_spawn(executor, handler(std::move(socket), std::move(*slot)),
                   [surface](std::exception_ptr error) {
