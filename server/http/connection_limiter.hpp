@@ -18,6 +18,10 @@ namespace cloudmeta::http_server {
 
 class ConnectionLimiter {
  public:
+  // Entries of sources with no open connection are kept until a stripe holds kSweepFloor entries
+  // (at 16 stripes: 16,384 sources, about 1 MiB), then swept together.
+  static constexpr std::size_t kSweepFloor = 1024;
+
   ConnectionLimiter(std::size_t max_total, std::size_t max_per_source)
       : max_total_(max_total), max_per_source_(max_per_source) {}
 
@@ -43,6 +47,8 @@ class ConnectionLimiter {
   // On kAdmitted, `slot` holds the new slot.
   Admission try_admit(const IpKey& source, std::optional<Slot>& slot);
   std::size_t open_connections() const { return total_.load(std::memory_order_relaxed); }
+  // Sources with an entry in the table (open connections, or none since the last sweep): for tests.
+  std::size_t tracked_sources();
 
   // Since start, for /metrics: connections admitted, and refused by each cap.
   struct Counts {
@@ -62,7 +68,9 @@ class ConnectionLimiter {
   struct Stripe {
     std::mutex mutex;
     std::unordered_map<IpKey, std::size_t, IpKeyHash> counts;
+    std::size_t sweep_at = kSweepFloor;
   };
+  static void sweep(Stripe& s);
   Stripe& stripe_for(const IpKey& source) { return stripes_[IpKeyHash{}(source) % stripes_.size()]; }
 
   const std::size_t max_total_;
