@@ -150,7 +150,10 @@ int serve(const Config& config) {
     const systemd::ActivatedSockets activated = systemd::take_activated_sockets();
     std::uint16_t port = config.port;
     for (unsigned i = 0; i < threads; ++i) {
-      imds_io.push_back(std::make_unique<net::io_context>(1));
+      // One thread runs each, and every socket and timer of it is used on that thread only
+      // (other threads only post() to it): the reactor's per-socket locks can go, a lock/unlock
+      // pair per read, write and accept (the scheduler keeps its lock for those posts).
+      imds_io.push_back(std::make_unique<net::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO));
       if (!activated.metadata.empty()) {
         // Several metadata sockets, e.g. 169.254.169.254:80 and [fd00:ec2::254]:80.
         for (const int passed : activated.metadata) {
