@@ -1,9 +1,17 @@
 #include "http/listener.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "cloudmeta/log.hpp"
+#include "http/accepted_socket.hpp"
 #include "http/sessions.hpp"
 
 namespace cloudmeta::http_server {
@@ -24,10 +32,34 @@ void log_refusal(std::string_view surface, const IpKey& source, std::string_view
                                   {"reason", reason}, {"refused", count}});
 }
 
-IpKey peer_key(const tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  if (address.is_v4()) return IpKey::from_v4(address.to_v4().to_bytes());
-  return IpKey::from_v6(address.to_v6().to_bytes());
+IpKey peer_key(const sockaddr_storage& peer) {
+  if (peer.ss_family == AF_INET) {
+    const auto& v4 = reinterpret_cast<const sockaddr_in&>(peer);
+    std::array<std::uint8_t, 4> bytes;
+    std::memcpy(bytes.data(), &v4.sin_addr, 4);
+    return IpKey::from_v4(bytes);
+  }
+  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(peer);
+  std::array<std::uint8_t, 16> bytes;
+  std::memcpy(bytes.data(), &v6.sin6_addr, 16);
+  return IpKey::from_v6(bytes);
+}
+
+// Connections accepted in a row before the thread turns to the sessions it has: small, so that
+// the sessions' first requests are not kept waiting behind a burst, and so that few new
+// coroutine frames are alive at once (Asio recycles freed ones from a small per-thread cache).
+constexpr int kAcceptBatch = 4;
+
+// accept(2): these report a connection that failed before it was accepted (or an interrupted
+// call); the next one in the queue may be fine, so they are retried at once, as EAGAIN is not.
+bool retry_accept_at_once(int error) {
+  switch (error) {
+    case EINTR: case ECONNABORTED: case EPROTO: case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+    case ENONET: case EHOSTUNREACH: case EOPNOTSUPP: case ENETUNREACH: case EPERM:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -62,40 +94,73 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
   beast::error_code nodelay_ec;
   acceptor.get_option(listener_nodelay, nodelay_ec);
   const bool nodelay_inherited = !nodelay_ec && listener_nodelay.value();
+  const tcp protocol = acceptor.local_endpoint().protocol();
+  // accept4() is called directly: on a blocking listener it would block the thread when the
+  // queue is empty (Asio sets O_NONBLOCK only for its own asynchronous operations).
+  acceptor.native_non_blocking(true);
+
+  // Asio reports readiness edge-triggered, and an edge that comes while no wait is pending is not
+  // kept for a later wait. So the loop waits only after accept4() said EAGAIN (the kernel then
+  // reports the next connection as a new edge); at the start (systemd may have queued
+  // connections), after a full batch and after a pause it tries again without waiting.
+  bool drained = false;
   for (;;) {
     beast::error_code ec;
-    tcp::endpoint peer;  // filled by accept() itself, sparing a getpeername() per connection
-    tcp::socket socket =
-        co_await acceptor.async_accept(peer, net::redirect_error(net::use_awaitable, ec));
+    if (drained) {
+      co_await acceptor.async_wait(tcp::acceptor::wait_read,
+                                   net::redirect_error(net::use_awaitable, ec));
+    } else {
+      co_await net::post(executor, net::redirect_error(net::use_awaitable, ec));
+    }
     if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
-    if (ec) {
-      // Out of descriptors or memory: back off rather than spin; the listener must survive.
-      log_warn("accept_failed", {{"surface", surface}, {"error", ec.message()}});
-      pause.expires_after(std::chrono::milliseconds(50));
-      co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
-      continue;
+    drained = false;
+    // Up to a batch (then the thread serves what it accepted first), with accept4():
+    // non-blocking and close-on-exec from birth (accepted_socket.hpp), and the peer's address
+    // from the call itself, sparing a getpeername() per connection.
+    for (int batch = 0; batch < kAcceptBatch; ++batch) {
+      sockaddr_storage peer{};
+      socklen_t peer_len = sizeof peer;
+      const int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&peer),
+                               &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          drained = true;
+          break;
+        }
+        if (retry_accept_at_once(errno)) continue;
+        // Out of descriptors or memory: back off rather than spin; the listener must survive.
+        log_warn("accept_failed", {{"surface", surface}, {"error", std::strerror(errno)}});
+        pause.expires_after(std::chrono::milliseconds(50));
+        co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+        break;
+      }
+      const IpKey source = peer_key(peer);
+      std::optional<ConnectionLimiter::Slot> slot;
+      const auto admission = limiter.try_admit(source, slot);
+      if (admission != ConnectionLimiter::Admission::kAdmitted) {
+        log_refusal(surface, source,
+                    admission == ConnectionLimiter::Admission::kTotalFull
+                        ? "max_connections" : "max_connections_per_source");
+        ::close(fd);
+        continue;
+      }
+      tcp::socket socket = adopt_accepted(executor, protocol, fd, ec);
+      if (ec) {
+        log_warn("accept_failed", {{"surface", surface}, {"error", ec.message()}});
+        continue;
+      }
+      if (!nodelay_inherited) socket.set_option(tcp::no_delay(true), ec);
+      // A session must never throw; if one does, say so instead of dropping it silently.
+      net::co_spawn(executor, handler(std::move(socket), std::move(*slot)),
+                    [surface](std::exception_ptr error) {
+                      if (!error) return;
+                      try {
+                        std::rethrow_exception(error);
+                      } catch (const std::exception& e) {
+                        log_error("session_failed", {{"surface", surface}, {"error", e.what()}});
+                      }
+                    });
     }
-    const IpKey source = peer_key(peer);
-    std::optional<ConnectionLimiter::Slot> slot;
-    const auto admission = limiter.try_admit(source, slot);
-    if (admission != ConnectionLimiter::Admission::kAdmitted) {
-      log_refusal(surface, source,
-                  admission == ConnectionLimiter::Admission::kTotalFull
-                      ? "max_connections" : "max_connections_per_source");
-      socket.close(ec);
-      continue;
-    }
-    if (!nodelay_inherited) socket.set_option(tcp::no_delay(true), ec);
-    // A session must never throw; if one does, say so instead of dropping it silently.
-    net::co_spawn(executor, handler(std::move(socket), std::move(*slot)),
-                  [surface](std::exception_ptr error) {
-                    if (!error) return;
-                    try {
-                      std::rethrow_exception(error);
-                    } catch (const std::exception& e) {
-                      log_error("session_failed", {{"surface", surface}, {"error", e.what()}});
-                    }
-                  });
   }
 }
 
