@@ -21,8 +21,9 @@ std::shared_ptr<const Snapshot> Fleet::read_all() {
   // Read the revision first: a write racing with the listing then shows up as a newer revision
   // on the next refresh instead of being missed.
   // Rows are indexed undecoded: each is decoded and rendered by its instance's first request.
+  // The row count hint sizes the index once (a million inserts would rehash each shard ~12 times).
   const auto revision = store_.revision();
-  Snapshot::Builder builder;
+  Snapshot::Builder builder(store_.instance_count_hint());
   store_.scan_instances([&builder](StoredInstance&& row) { builder.add(std::move(row)); });
   for (const auto& id : builder.skipped()) {
     log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});

@@ -25,42 +25,59 @@ SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered)
     : ready_(rendered.get()), owner_(std::move(rendered)) {}
 
 SnapshotEntry::SnapshotEntry(InstanceRecord record)
-    : pending_record_(std::make_unique<InstanceRecord>(std::move(record))) {}
+    : owner_(std::make_shared<const InstanceRecord>(std::move(record))) {}
 
 SnapshotEntry::SnapshotEntry(PackedRow row) : pending_row_(std::move(row)) {}
+
+SnapshotEntry::SnapshotEntry(const SnapshotEntry& other) {
+  // `other` is in a published snapshot: a metadata thread may be rendering it right now.
+  const std::lock_guard lock(render_lock(&other));
+  owner_ = other.owner_;
+  pending_row_ = other.pending_row_;
+  ready_.store(other.ready_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
 
 const RenderedInstance* SnapshotEntry::render_once() const {
   const std::lock_guard lock(render_lock(this));
   if (const RenderedInstance* ready = ready_.load(std::memory_order_acquire)) return ready;
-  if (!pending_record_ && !pending_row_) return nullptr;  // failed before: logged then
+  const auto* record = static_cast<const InstanceRecord*>(owner_.get());
+  if (!record && !pending_row_) return nullptr;  // failed before: logged then
+  std::shared_ptr<const RenderedInstance> rendering;
   std::string instance_id;
   try {
-    if (pending_record_) {
-      instance_id = pending_record_->instance_id;
-      owner_ = render(*pending_record_);
+    if (record) {
+      instance_id = record->instance_id;
+      rendering = render(*record);
     } else {
       const StoredInstance row = pending_row_.view();
       instance_id = row.instance_id;
-      owner_ = render(decode(row));
+      rendering = render(decode(row));
     }
   } catch (const std::exception& e) {
     // A row written around Fleet's checks (by hand, or by an older version with other rules).
     log_error("instance_not_served", {{"instance", instance_id},
                                       {"reason", "stored record cannot be served"},
                                       {"error", e.what()}});
-    pending_record_.reset();
+    owner_.reset();
     pending_row_.reset();
     return nullptr;
   }
-  pending_record_.reset();
   pending_row_.reset();
-  ready_.store(owner_.get(), std::memory_order_release);
-  return owner_.get();
+  const RenderedInstance* ready = rendering.get();
+  owner_ = std::move(rendering);
+  ready_.store(ready, std::memory_order_release);
+  return ready;
 }
 
 Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 
-Snapshot::Builder::Builder() = default;
+Snapshot::Builder::Builder(std::size_t expected_rows) {
+  if (expected_rows == 0) return;
+  // Hashing spreads a million addresses over the shards within about +-2 % of the mean, so a
+  // tenth more leaves no shard to rehash.
+  const std::size_t per_shard = expected_rows / kShardCount;
+  for (auto& shard : shards_) shard.reserve(per_shard + per_shard / 10 + 1);
+}
 
 std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
                                                std::string_view instance_id) {
@@ -69,32 +86,36 @@ std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
   return key;
 }
 
-void Snapshot::Builder::insert(const IpKey& key, Entry entry) {
-  auto& slot = shards_[shard_of(key)][key];
-  if (!slot) ++size_;
-  slot = std::move(entry);
+template <class Value>
+void Snapshot::Builder::insert(const IpKey& key, Value&& value) {
+  Shard& shard = shards_[shard_of(key)];
+  auto [it, inserted] = shard.try_emplace(key, std::forward<Value>(value));
+  if (inserted) return;
+  // try_emplace left `value` alone: the later row for an address wins.
+  shard.erase(it);
+  shard.try_emplace(key, std::forward<Value>(value));
 }
 
 void Snapshot::Builder::add(InstanceRecord record) {
-  if (const auto key = key_of(record.ip, record.instance_id)) {
-    insert(*key, std::make_shared<const SnapshotEntry>(std::move(record)));
-  }
+  if (const auto key = key_of(record.ip, record.instance_id)) insert(*key, std::move(record));
 }
 
 void Snapshot::Builder::add(const StoredInstance& row) {
-  if (const auto key = key_of(row.ip, row.instance_id)) {
-    insert(*key, std::make_shared<const SnapshotEntry>(rows_.pack(row)));
-  }
+  if (const auto key = key_of(row.ip, row.instance_id)) insert(*key, rows_.pack(row));
 }
 
 std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision) {
   auto snapshot = std::make_shared<Snapshot>();
   for (std::size_t i = 0; i < kShardCount; ++i) {
-    if (!shards_[i].empty()) {
-      snapshot->shards_[i] = std::make_shared<const Shard>(std::move(shards_[i]));
-    }
+    Shard& shard = shards_[i];
+    if (shard.empty()) continue;
+    // A hint far above the count (SQLite's max(rowid) after many deletions) would otherwise
+    // keep its empty buckets for the snapshot's life. (Growing without a hint leaves at most
+    // about twice as many buckets as entries.)
+    if (shard.bucket_count() > 4 * shard.size() + 16) shard.rehash(0);
+    snapshot->size_ += shard.size();
+    snapshot->shards_[i] = std::make_shared<const Shard>(std::move(shard));
   }
-  snapshot->size_ = size_;
   snapshot->revision_ = revision;
   return snapshot;
 }
@@ -102,7 +123,7 @@ std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision)
 std::shared_ptr<const Snapshot> Snapshot::build(std::vector<InstanceRecord> records,
                                                 std::int64_t revision,
                                                 std::vector<std::string>* skipped) {
-  Builder builder;
+  Builder builder(records.size());
   for (auto& record : records) builder.add(std::move(record));
   if (skipped) *skipped = builder.skipped();
   return builder.finish(revision);
@@ -131,9 +152,9 @@ std::shared_ptr<const Snapshot> Snapshot::with(const std::string& old_ip,
   auto next = std::make_shared<Snapshot>(*this);  // copies shard pointers only
   if (auto old_key = IpKey::parse(old_ip)) next->erase(*old_key);
   if (auto key = IpKey::parse(ip)) {
-    auto& slot = next->own_shard(*key)[*key];
-    if (!slot) ++next->size_;
-    slot = std::make_shared<const SnapshotEntry>(std::move(rendered));
+    Shard& shard = next->own_shard(*key);
+    if (shard.erase(*key) == 0) ++next->size_;
+    shard.try_emplace(*key, std::move(rendered));
   }
   next->revision_ = revision;
   return next;

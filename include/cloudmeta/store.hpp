@@ -112,6 +112,11 @@ class Store {
   // a fleet is never held twice in memory; the row's views die when visit returns. decode()
   // decodes a row.
   virtual void scan_instances(const std::function<void(StoredInstance&&)>& visit) = 0;
+  // Roughly how many instance rows there are, without reading them: a hint that lets a reload
+  // size its index once instead of growing it a million times. Never a table scan, so it may be
+  // off: SQLite answers max(rowid) (at least the count; more after deletions), Postgres the
+  // planner's estimate (0 before the table was first analysed).
+  virtual std::size_t instance_count_hint() = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;
   // kConflict (message names "instance_id" or "ip") when either is taken.

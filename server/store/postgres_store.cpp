@@ -1,6 +1,7 @@
 #include "postgres_store.hpp"
 #include "stored_record.hpp"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -148,6 +149,17 @@ void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& 
                       created_at = rows.text(i, 3), updated_at = rows.text(i, 4);
     visit({id, ip, doc, created_at, updated_at});
   }
+}
+
+std::size_t PostgresStore::instance_count_hint() {
+  // The planner's own estimate: rows per page at the last ANALYZE times the pages there are now
+  // (reltuples is -1 until the table is first analysed; count(*) would read every row).
+  const auto rows = connection()->exec(
+      "SELECT CASE WHEN c.reltuples < 0 OR c.relpages = 0 THEN 0 ELSE"
+      " (c.reltuples / c.relpages * (pg_relation_size(c.oid)"
+      " / current_setting('block_size')::bigint))::bigint END"
+      " FROM pg_class c WHERE c.oid = 'instances'::regclass");
+  return static_cast<std::size_t>(std::max<std::int64_t>(rows.integer(0, 0), 0));
 }
 
 std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view instance_id) {

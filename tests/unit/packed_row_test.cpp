@@ -81,3 +81,23 @@ TEST_CASE("moving a packed row moves its reference") {
   CHECK_FALSE(b);
   check_equal(c.view(), source);
 }
+
+TEST_CASE("a copied row shares its block: the bytes live until the last copy is released") {
+  const OwnedRow source = owned(5, 700);
+  PackedRow copy;
+  {
+    RowArena arena;
+    PackedRow original = arena.pack(source.view());
+    PackedRow second(original);
+    copy = second;
+    copy = copy;  // self-assignment keeps the reference
+    original.reset();
+    check_equal(second.view(), source);
+  }  // the arena and every other copy are gone: this copy alone keeps the block mapped
+  REQUIRE(copy);
+  check_equal(copy.view(), source);
+  PackedRow other;
+  other = copy;
+  copy.reset();
+  check_equal(other.view(), source);
+}

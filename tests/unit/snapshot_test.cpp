@@ -151,3 +151,83 @@ TEST_CASE("stored rows are decoded and rendered on first request") {
   CHECK(snapshot->find(key(record(2))) == nullptr);
   CHECK(snapshot->find(key(record(3))) == nullptr);
 }
+
+namespace {
+
+struct OwnedRows {
+  std::vector<std::string> docs;
+  std::vector<InstanceRecord> records;
+  StoredInstance row(std::size_t i) const {
+    const InstanceRecord& r = records[i];
+    return {r.instance_id, r.ip, docs[i], r.created_at, r.updated_at};
+  }
+};
+
+OwnedRows stored_fleet(int count) {
+  OwnedRows rows;
+  for (int i = 0; i < count; ++i) {
+    rows.records.push_back(record(i));
+    rows.docs.push_back(record_to_json(rows.records.back()).dump());
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("a write copies its shard's rows not yet rendered; each snapshot renders its own") {
+  const OwnedRows rows = stored_fleet(600);
+  auto before = [&rows] {
+    Snapshot::Builder builder(600);
+    for (std::size_t i = 0; i < rows.records.size(); ++i) builder.add(rows.row(i));
+    return builder.finish(1);
+  }();
+  const RenderedInstance* early = before->find(key(record(7)));  // rendered before the writes
+  REQUIRE(early != nullptr);
+
+  // Every other instance written: nearly every shard is copied, several times over.
+  auto after = before;
+  for (int i = 0; i < 600; i += 2) {
+    auto changed = record(i);
+    changed.region = "us-east-1";
+    changed.availability_zone = "us-east-1a";
+    after = after->with(changed.ip, render(changed), changed.ip, 2 + i);
+  }
+  CHECK(after->size() == 600);
+  CHECK(after->find(key(record(7))) == early);  // a rendering is shared, not redone
+  // The old snapshot goes first: the copied entries hold references of their own to the rows'
+  // block (a missing one would unmap it under the renders below).
+  before.reset();
+  for (int i = 0; i < 600; ++i) {
+    const RenderedInstance* rendered = after->find(key(record(i)));
+    REQUIRE(rendered != nullptr);
+    CHECK(rendered->instance_id() == record(i).instance_id);
+    CHECK(rendered->find("meta-data/placement/region")->body ==
+          (i % 2 ? "eu-west-1" : "us-east-1"));
+  }
+}
+
+TEST_CASE("the row count hint sizes the shards, and a wrong one changes nothing else") {
+  const OwnedRows rows = stored_fleet(300);
+  for (const std::size_t hint : {std::size_t{0}, std::size_t{1}, std::size_t{300},
+                                 std::size_t{5'000'000}}) {
+    CAPTURE(hint);
+    Snapshot::Builder builder(hint);
+    for (std::size_t i = 0; i < rows.records.size(); ++i) builder.add(rows.row(i));
+    const auto snapshot = builder.finish(1);
+    CHECK(snapshot->size() == 300);
+    for (int i : {0, 150, 299}) CHECK(snapshot->find(key(record(i))) != nullptr);
+  }
+}
+
+TEST_CASE("two stored rows for one address: the later wins") {
+  OwnedRows rows = stored_fleet(2);
+  rows.records[1].ip = rows.records[0].ip;
+  rows.docs[1] = record_to_json(rows.records[1]).dump();
+  Snapshot::Builder builder;
+  builder.add(rows.row(0));
+  builder.add(rows.row(1));
+  const auto snapshot = builder.finish(1);
+  CHECK(snapshot->size() == 1);
+  REQUIRE(snapshot->find(key(record(0))) != nullptr);
+  CHECK(snapshot->find(key(record(0)))->instance_id() == record(1).instance_id);
+}
