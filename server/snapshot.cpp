@@ -71,12 +71,14 @@ const RenderedInstance* SnapshotEntry::render_once() const {
 
 Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 
-Snapshot::Builder::Builder(std::size_t expected_rows) {
-  if (expected_rows == 0) return;
+Snapshot::Builder::Builder(std::size_t expected_rows) : nodes_(std::make_shared<NodeArena>()) {
   // Hashing spreads a million addresses over the shards within about +-2 % of the mean, so a
   // tenth more leaves no shard to rehash.
   const std::size_t per_shard = expected_rows / kShardCount;
-  for (auto& shard : shards_) shard.reserve(per_shard + per_shard / 10 + 1);
+  const ArenaAllocator<Shard::value_type> allocator(nodes_);
+  for (auto& shard : shards_) {
+    shard = Shard(per_shard + per_shard / 10 + 1, IpKeyHash{}, std::equal_to<IpKey>{}, allocator);
+  }
 }
 
 std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,

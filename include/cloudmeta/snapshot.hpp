@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,7 @@
 #include "cloudmeta/instance_record.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/node_arena.hpp"
 #include "cloudmeta/packed_row.hpp"
 #include "cloudmeta/store.hpp"
 
@@ -65,7 +67,10 @@ class SnapshotEntry {
 class Snapshot {
  public:
   static constexpr std::size_t kShardCount = 256;
-  using Shard = std::unordered_map<IpKey, SnapshotEntry, IpKeyHash>;
+  // A loaded shard's nodes come from its build's NodeArena; a shard copied for a write, from
+  // the heap.
+  using Shard = std::unordered_map<IpKey, SnapshotEntry, IpKeyHash, std::equal_to<IpKey>,
+                                   ArenaAllocator<std::pair<const IpKey, SnapshotEntry>>>;
 
   Snapshot();
 
@@ -90,6 +95,7 @@ class Snapshot {
     void insert(const IpKey& key, Value&& value);
 
     RowArena rows_;
+    std::shared_ptr<NodeArena> nodes_;
     std::array<Shard, kShardCount> shards_;
     std::vector<std::string> skipped_;
   };
