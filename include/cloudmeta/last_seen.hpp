@@ -3,7 +3,8 @@
 // answered request, read by the admin thread for the instance list. Kept in memory only: the hot
 // path must never write to the database, and a restart forgetting "last seen" is harmless.
 // Striped: each address hashes to one of kStripes mutex-guarded maps, so metadata threads rarely
-// contend, and a caller seen again within the same second costs one lookup and no write.
+// contend; a metadata connection notes its caller at most once per second (imds_session.cpp), so
+// a keep-alive client costs a lock per second, not per request.
 // Thread-safe.
 #pragma once
 

@@ -104,6 +104,8 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   std::string head;   // the response, head and body: one buffer, one send
   head.reserve(512);
   bool first = true;
+  std::int64_t noted_at = -1;  // when this connection last noted its caller in LastSeen
+  IpKey noted_caller;
 
   // Shutting down: answer what is in flight, then close rather than wait for another request.
   while (first || !sweeper.draining()) {
@@ -153,8 +155,14 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const std::shared_ptr<const Snapshot> held_for_log = logging ? snapshot : nullptr;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
     const imds::Response response = answer(view, *snapshot, context, now);
-    if (response.instance && context.last_seen) {
+    // "Last seen" has a resolution of one second: a connection notes its caller once per second
+    // at most, so a keep-alive client's requests skip the table's lock (5.5 % of a GET's
+    // instructions when every request noted it).
+    if (response.instance && context.last_seen &&
+        (now != noted_at || !(identity.caller == noted_caller))) {
       context.last_seen->note(identity.caller, peer, now);
+      noted_at = now;
+      noted_caller = identity.caller;
     }
 
     const bool keep_alive = req.keep_alive() && !sweeper.draining();
