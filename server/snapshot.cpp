@@ -1,5 +1,6 @@
 #include "cloudmeta/snapshot.hpp"
 
+#include <algorithm>
 #include <mutex>
 
 #include "cloudmeta/log.hpp"
@@ -74,7 +75,10 @@ Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 Snapshot::Builder::Builder(std::size_t expected_rows) : nodes_(std::make_shared<NodeArena>()) {
   // Hashing spreads a million addresses over the shards within about +-2 % of the mean, so a
   // tenth more leaves no shard to rehash.
-  const std::size_t per_shard = expected_rows / kShardCount;
+  // The hint is only a hint (SQLite's max(rowid) of a hand-edited table can be anything): beyond
+  // 8 Mi rows the shards grow as they fill instead of reserving memory up front.
+  constexpr std::size_t kMaxReservedRows = std::size_t{1} << 23;
+  const std::size_t per_shard = std::min(expected_rows, kMaxReservedRows) / kShardCount;
   const ArenaAllocator<Shard::value_type> allocator(nodes_);
   for (auto& shard : shards_) {
     shard = Shard(per_shard + per_shard / 10 + 1, IpKeyHash{}, std::equal_to<IpKey>{}, allocator);
