@@ -90,7 +90,8 @@ Route route_of(std::string_view target);
 
 // Splits a request-target into (version, path below the version): collapses repeated slashes,
 // drops the query string, notes a trailing slash. "//latest//meta-data/" -> {"latest",
-// "meta-data", true}. Writes into `scratch` (reused per connection to avoid allocation).
+// "meta-data", true}. The views point into `target`, or into `scratch` when slashes had to be
+// collapsed (reused per thread to avoid allocation).
 struct Target {
   std::string_view version;
   std::string_view path;

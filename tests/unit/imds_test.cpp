@@ -259,3 +259,27 @@ TEST_CASE("split_target collapses slashes and keeps the trailing-slash note") {
   CHECK(t.version == "latest");
   CHECK(t.path == "user-data");
 }
+
+TEST_CASE("split_target: a plain target and its doubled-slash form split alike") {
+  // Plain targets are split in place, the others through the scratch copy: both must agree.
+  for (const std::string plain :
+       {"/latest", "/latest/", "/latest/meta-data", "/latest/meta-data/",
+        "/latest/meta-data/instance-id", "/2021-07-15/meta-data/placement/availability-zone/",
+        "/latest/api/token", "/latest/dynamic/instance-identity/document?x=1", "/x/y/z/",
+        "latest/meta-data"}) {
+    CAPTURE(plain);
+    std::string doubled;
+    for (char c : plain) doubled += c == '/' ? std::string("//") : std::string(1, c);
+    std::string scratch_a, scratch_b;
+    const auto a = imds::split_target(plain, scratch_a);
+    const auto b = imds::split_target(doubled, scratch_b);
+    CHECK(a.version == b.version);
+    CHECK(a.path == b.path);
+    CHECK(a.trailing_slash == b.trailing_slash);
+  }
+  std::string scratch;
+  const auto t = imds::split_target("/latest/meta-data/instance-id", scratch);
+  CHECK(t.version == "latest");
+  CHECK(t.path == "meta-data/instance-id");
+  CHECK_FALSE(t.trailing_slash);
+}
