@@ -4,8 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <netinet/tcp.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
@@ -137,6 +140,48 @@ TEST_CASE("a burst larger than one accept batch is accepted whole, with no later
     clients.emplace_back(io);
     clients.back().connect(acceptor.local_endpoint());
   }
+  for (int i = 0; i < 50 && held.size() < clients.size(); ++i) {
+    io.run_for(std::chrono::milliseconds(20));
+  }
+  CHECK(held.size() == clients.size());
+}
+
+TEST_CASE("out of descriptors, the accept loop pauses, survives, and takes the queue afterwards") {
+  net::io_context io;
+  auto acceptor = bind_acceptor(io, "127.0.0.1", 0, false);
+  ConnectionLimiter limiter(100, 100);
+  std::vector<tcp::socket> held;
+  net::co_spawn(io,
+                accept_loop(acceptor, limiter, "test",
+                            [&](tcp::socket socket, ConnectionLimiter::Slot) -> net::awaitable<void> {
+                              held.push_back(std::move(socket));
+                              co_return;
+                            }),
+                net::detached);
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(io);
+    clients.back().connect(acceptor.local_endpoint());
+  }
+  // The limit just above the highest open descriptor, and every free number below it taken:
+  // accept4() now fails with EMFILE.
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  }
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 1);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) fillers.push_back(fd);
+  io.run_for(std::chrono::milliseconds(300));  // several failed attempts, 50 ms apart
+  const std::size_t accepted_while_full = held.size();
+  for (int fd : fillers) ::close(fd);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(accepted_while_full == 0);
+  // No new connection arrives to wake it: the loop must retry on its own after the pause.
   for (int i = 0; i < 50 && held.size() < clients.size(); ++i) {
     io.run_for(std::chrono::milliseconds(20));
   }
