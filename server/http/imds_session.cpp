@@ -10,6 +10,7 @@
 #include "http/imds_headers.hpp"
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
+#include "http/session_scratch.hpp"
 #include "http/sessions.hpp"
 
 namespace cloudmeta::http_server {
@@ -99,10 +100,9 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   ImdsConnection connection(std::move(socket), sweeper.shared_from_this());
   // The first request's clock starts now (until its first byte, the read timeout applies).
   connection.expires_after(limits.read_timeout);
-  beast::flat_buffer buffer(limits.header_limit + limits.body_limit);
-  FieldsArena arena;  // every request's header fields, reused
-  std::string head;   // the response, head and body: one buffer, one send
-  head.reserve(512);
+  ScratchLease scratch(limits.header_limit + limits.body_limit);
+  beast::flat_buffer& buffer = scratch->buffer;
+  std::string& head = scratch->head;
   bool first = true;
   std::int64_t noted_at = -1;  // when this connection last noted its caller in LastSeen
   IpKey noted_caller;
@@ -110,7 +110,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   // Shutting down: answer what is in flight, then close rather than wait for another request.
   while (first || !sweeper.draining()) {
     ImdsParser parser(std::piecewise_construct, std::make_tuple(),
-                      std::make_tuple(FieldsAllocator<char>(arena)));
+                      std::make_tuple(FieldsAllocator<char>(scratch->arena)));
     ImdsRequestRead read(connection, parser, limits, first);
     std::optional<ReadResult> result;
     while (!(result = read.advance(buffer))) {
