@@ -17,19 +17,39 @@
 namespace cloudmeta::http_server {
 namespace {
 
-// A flood of refused connections must not become a flood of log lines: at most one per second,
-// carrying how many were refused since the last one.
+// A flood of refused connections, or of failed accepts while descriptors are exhausted, must not
+// become a flood of log lines: at most one line per second per kind, carrying how many events it
+// stands for. Returns that count when this event should be logged, 0 when it is only counted.
+class OncePerSecond {
+ public:
+  std::int64_t note() {
+    const auto count = pending_.fetch_add(1, std::memory_order_relaxed) + 1;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::steady_clock::now().time_since_epoch()).count();
+    auto last = last_second_.load(std::memory_order_relaxed);
+    if (now == last || !last_second_.compare_exchange_strong(last, now)) return 0;
+    pending_.fetch_sub(count, std::memory_order_relaxed);
+    return count;
+  }
+
+ private:
+  std::atomic<std::int64_t> last_second_{0};
+  std::atomic<std::int64_t> pending_{0};
+};
+
 void log_refusal(std::string_view surface, const IpKey& source, std::string_view reason) {
-  static std::atomic<std::int64_t> last_second{0};
-  static std::atomic<std::int64_t> refused{0};
-  const auto count = refused.fetch_add(1, std::memory_order_relaxed) + 1;
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::steady_clock::now().time_since_epoch()).count();
-  auto last = last_second.load(std::memory_order_relaxed);
-  if (now == last || !last_second.compare_exchange_strong(last, now)) return;
-  refused.fetch_sub(count, std::memory_order_relaxed);
-  log_warn("connection_refused", {{"surface", surface}, {"address", source.to_string()},
-                                  {"reason", reason}, {"refused", count}});
+  static OncePerSecond limit;
+  if (const auto count = limit.note()) {
+    log_warn("connection_refused", {{"surface", surface}, {"address", source.to_string()},
+                                    {"reason", reason}, {"refused", count}});
+  }
+}
+
+void log_accept_failure(std::string_view surface, std::string_view error) {
+  static OncePerSecond limit;
+  if (const auto count = limit.note()) {
+    log_warn("accept_failed", {{"surface", surface}, {"error", error}, {"failures", count}});
+  }
 }
 
 IpKey peer_key(const sockaddr_storage& peer) {
@@ -129,7 +149,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
         }
         if (retry_accept_at_once(errno)) continue;
         // Out of descriptors or memory: back off rather than spin; the listener must survive.
-        log_warn("accept_failed", {{"surface", surface}, {"error", std::strerror(errno)}});
+        log_accept_failure(surface, std::strerror(errno));
         pause.expires_after(std::chrono::milliseconds(50));
         co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
         break;
@@ -146,7 +166,7 @@ net::awaitable<void> accept_loop(tcp::acceptor& acceptor, ConnectionLimiter& lim
       }
       tcp::socket socket = adopt_accepted(executor, protocol, fd, ec);
       if (ec) {
-        log_warn("accept_failed", {{"surface", surface}, {"error", ec.message()}});
+        log_accept_failure(surface, ec.message());
         continue;
       }
       if (!nodelay_inherited) socket.set_option(tcp::no_delay(true), ec);
