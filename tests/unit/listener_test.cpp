@@ -22,12 +22,22 @@ using cloudmeta::http_server::ConnectionLimiter;
 
 namespace {
 
+// `count` connected clients (the kernel completes their handshakes; they wait in the queue).
+std::vector<tcp::socket> connect_clients(net::io_context& io, const tcp::acceptor& acceptor,
+                                         int count) {
+  std::vector<tcp::socket> clients;
+  for (int i = 0; i < count; ++i) {
+    clients.emplace_back(io);
+    clients.back().connect(acceptor.local_endpoint());
+  }
+  return clients;
+}
+
 // Accepts `count` connections through accept_loop and returns each accepted socket's
 // TCP_NODELAY as the kernel reports it.
 std::vector<int> nodelay_of_accepted(tcp::acceptor& acceptor, net::io_context& io, int count) {
   ConnectionLimiter limiter(100, 100);
   std::vector<int> seen;
-  std::vector<tcp::socket> clients;
   net::co_spawn(io,
                 accept_loop(acceptor, limiter, "test",
                             [&](tcp::socket socket, ConnectionLimiter::Slot) -> net::awaitable<void> {
@@ -40,12 +50,28 @@ std::vector<int> nodelay_of_accepted(tcp::acceptor& acceptor, net::io_context& i
                               co_return;
                             }),
                 net::detached);
-  for (int i = 0; i < count; ++i) {
-    clients.emplace_back(io);
-    clients.back().connect(acceptor.local_endpoint());
-  }
+  const auto clients = connect_clients(io, acceptor, count);
   io.run_for(std::chrono::seconds(5));
   return seen;
+}
+
+// Runs accept_loop on `acceptor`; every accepted socket is kept open in `held`.
+void spawn_accept_loop_holding(net::io_context& io, tcp::acceptor& acceptor,
+                               ConnectionLimiter& limiter, std::vector<tcp::socket>& held) {
+  net::co_spawn(io,
+                accept_loop(acceptor, limiter, "test",
+                            [&held](tcp::socket socket,
+                                    ConnectionLimiter::Slot) -> net::awaitable<void> {
+                              held.push_back(std::move(socket));
+                              co_return;
+                            }),
+                net::detached);
+}
+
+// Runs `io` until `held` has `count` sockets, for one second at most.
+void run_until_all_held(net::io_context& io, const std::vector<tcp::socket>& held,
+                        std::size_t count) {
+  for (int i = 0; i < 50 && held.size() < count; ++i) io.run_for(std::chrono::milliseconds(20));
 }
 
 }  // namespace
@@ -127,22 +153,10 @@ TEST_CASE("a burst larger than one accept batch is accepted whole, with no later
   auto acceptor = bind_acceptor(io, "127.0.0.1", 0, false);
   ConnectionLimiter limiter(1000, 1000);
   std::vector<tcp::socket> held;
-  net::co_spawn(io,
-                accept_loop(acceptor, limiter, "test",
-                            [&](tcp::socket socket, ConnectionLimiter::Slot) -> net::awaitable<void> {
-                              held.push_back(std::move(socket));
-                              co_return;
-                            }),
-                net::detached);
+  spawn_accept_loop_holding(io, acceptor, limiter, held);
   io.run_for(std::chrono::milliseconds(100));  // the loop is now waiting for readiness
-  std::vector<tcp::socket> clients;
-  for (int i = 0; i < 57; ++i) {
-    clients.emplace_back(io);
-    clients.back().connect(acceptor.local_endpoint());
-  }
-  for (int i = 0; i < 50 && held.size() < clients.size(); ++i) {
-    io.run_for(std::chrono::milliseconds(20));
-  }
+  const auto clients = connect_clients(io, acceptor, 57);
+  run_until_all_held(io, held, clients.size());
   CHECK(held.size() == clients.size());
 }
 
@@ -151,18 +165,8 @@ TEST_CASE("out of descriptors, the accept loop pauses, survives, and takes the q
   auto acceptor = bind_acceptor(io, "127.0.0.1", 0, false);
   ConnectionLimiter limiter(100, 100);
   std::vector<tcp::socket> held;
-  net::co_spawn(io,
-                accept_loop(acceptor, limiter, "test",
-                            [&](tcp::socket socket, ConnectionLimiter::Slot) -> net::awaitable<void> {
-                              held.push_back(std::move(socket));
-                              co_return;
-                            }),
-                net::detached);
-  std::vector<tcp::socket> clients;
-  for (int i = 0; i < 3; ++i) {
-    clients.emplace_back(io);
-    clients.back().connect(acceptor.local_endpoint());
-  }
+  spawn_accept_loop_holding(io, acceptor, limiter, held);
+  const auto clients = connect_clients(io, acceptor, 3);
   // The limit just above the highest open descriptor, and every free number below it taken:
   // accept4() now fails with EMFILE.
   int highest = 0;
@@ -182,8 +186,6 @@ TEST_CASE("out of descriptors, the accept loop pauses, survives, and takes the q
   REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
   CHECK(accepted_while_full == 0);
   // No new connection arrives to wake it: the loop must retry on its own after the pause.
-  for (int i = 0; i < 50 && held.size() < clients.size(); ++i) {
-    io.run_for(std::chrono::milliseconds(20));
-  }
+  run_until_all_held(io, held, clients.size());
   CHECK(held.size() == clients.size());
 }
