@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -29,6 +30,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 
+#include "admin_writes.hpp"
 #include "latency_histogram.hpp"
 #include "response_reader.hpp"
 
@@ -57,6 +59,7 @@ struct Options {
   int server_pid = 0;
   unsigned threads = 1;
   bool quiet = false;
+  AdminWriteOptions writes;
 };
 
 Kind kind_of(const std::string& text) {
@@ -371,6 +374,11 @@ int run(const Options& o) {
     Lane& lane = *lanes[c % lanes.size()];
     net::co_spawn(lane.io, generator.connection(lane, c, window), net::detached);
   }
+  // Admin writes through the counted window, from the first lane's thread.
+  AdminWriter writer(o.writes, server.address(), o.port);
+  if (o.writes.rate > 0) {
+    net::co_spawn(lanes[0]->io, writer.run(window.begin, window.end), net::detached);
+  }
 
   // The server's CPU is sampled at the edges of the counting window by a thread of its own.
   double cpu_begin = 0, cpu_end = 0;
@@ -429,6 +437,12 @@ int run(const Options& o) {
       std::printf("  server CPU %.2f s over the window (%.0f %% of a core): %.2f us per request\n",
                   cpu, 100 * cpu / seconds, cpu_us_per_request);
     }
+    if (o.writes.rate > 0) {
+      std::printf("  admin writes: %llu, errors %llu, stale reads after a write %llu\n",
+                  static_cast<unsigned long long>(writer.result().writes),
+                  static_cast<unsigned long long>(writer.result().errors),
+                  static_cast<unsigned long long>(writer.result().stale_reads));
+    }
     if (o.idle > 0) {
       std::printf("  idle connections: %zu of %u opened, %zu still open at the end\n",
                   idle.opened(), o.idle, idle_left);
@@ -436,13 +450,16 @@ int run(const Options& o) {
   }
   std::printf("RESULT requests=%llu rps=%.0f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f "
               "max_us=%.1f errors=%llu unexpected=%llu connects=%llu server_cpu_s=%.3f "
-              "cpu_us_per_req=%.3f idle_opened=%zu idle_open=%zu\n",
+              "cpu_us_per_req=%.3f idle_opened=%zu idle_open=%zu writes=%llu write_errors=%llu "
+              "stale_reads=%llu\n",
               static_cast<unsigned long long>(total.completed), rps, us(0.50), us(0.90), us(0.99),
               us(0.999), static_cast<double>(total.latency.max()) / 1e3,
               static_cast<unsigned long long>(total.errors),
               static_cast<unsigned long long>(total.unexpected),
               static_cast<unsigned long long>(total.connects), cpu, cpu_us_per_request,
-              idle.opened(), idle_left);
+              idle.opened(), idle_left, static_cast<unsigned long long>(writer.result().writes),
+              static_cast<unsigned long long>(writer.result().errors),
+              static_cast<unsigned long long>(writer.result().stale_reads));
   return total.completed > 0 ? 0 : 1;
 }
 
@@ -496,6 +513,13 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--server-pid", o.server_pid, "Report this process's CPU time per request");
   run_cmd->add_option("--threads", o.threads, "Client threads (the comparison runs use 1)");
   run_cmd->add_flag("--quiet", o.quiet, "Only the RESULT line");
+  run_cmd->add_option("--admin-writes", o.writes.rate,
+                      "Also PATCH an instance this many times a second on the admin API "
+                      "(token in LOADGEN_ADMIN_TOKEN) and read each write back");
+  run_cmd->add_option("--admin-port", o.writes.admin_port, "The admin API's port");
+  run_cmd->add_option("--write-instance", o.writes.instance_id, "The instance the writes change");
+  run_cmd->add_option("--write-instance-ip", o.writes.instance_ip,
+                      "That instance's address (the read-back's source)");
 
   unsigned count = 0;
   std::string first = "127.16.0.0", extra_ip, http_tokens = "optional";
@@ -510,6 +534,15 @@ int main(int argc, char** argv) {
 
   try {
     if (*records_cmd) return records(count, first, extra_ip, http_tokens);
+    if (o.writes.rate > 0) {
+      const char* token = std::getenv("LOADGEN_ADMIN_TOKEN");
+      if (token == nullptr || *token == '\0' || o.writes.admin_port == 0) {
+        std::fprintf(stderr, "cloudmeta_loadgen: --admin-writes needs --admin-port and "
+                             "LOADGEN_ADMIN_TOKEN\n");
+        return 2;
+      }
+      o.writes.token = token;
+    }
     return run(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cloudmeta_loadgen: %s\n", e.what());

@@ -23,6 +23,7 @@
 #include "reload.hpp"
 #include "secret_key.hpp"
 #include "systemd_integration.hpp"
+#include "thread_priority.hpp"
 
 namespace cloudmeta {
 namespace {
@@ -219,7 +220,10 @@ int serve(const Config& config) {
   const auto feed = open_change_feed(config.database_url, sync_io.get_executor(),
                                      [&fleet] { refresh(fleet, false); });
   if (feed) feed->start();
-  std::thread sync_thread([&sync_io] { sync_io.run(); });
+  std::thread sync_thread([&sync_io, &config] {
+    if (config.admin_sched_idle) yield_to_metadata_threads();
+    sync_io.run();
+  });
 
   // Both surfaces listen and the snapshot is loaded: ready (systemd, /readyz).
   api.set_ready(true);
@@ -281,6 +285,8 @@ int serve(const Config& config) {
 
   std::vector<std::thread> workers;
   for (auto& io : imds_io) workers.emplace_back([&io] { io->run(); });
+  // Only now: threads inherit their creator's policy, and the metadata threads must not.
+  if (config.admin_sched_idle) yield_to_metadata_threads();
   admin_io.run();
   sync_io.stop();  // a rebuild in progress finishes first
   sync_thread.join();

@@ -112,6 +112,11 @@ const IntSetting kIntSettings[] = {
      "1: the admin page's session cookie is Secure (set it when a TLS proxy fronts the page)",
      [](Config& c, long long v) { c.admin_secure_cookies = v == 1; },
      [](const Config& c) -> long long { return c.admin_secure_cookies ? 1 : 0; }},
+    {"ADMIN_SCHED_IDLE", 0, 1,
+     "1: the admin surface and snapshot rebuilds run at SCHED_IDLE, so metadata requests always "
+     "preempt them; 0: normal scheduling",
+     [](Config& c, long long v) { c.admin_sched_idle = v == 1; },
+     [](const Config& c) -> long long { return c.admin_sched_idle ? 1 : 0; }},
 };
 
 struct OtherSetting {

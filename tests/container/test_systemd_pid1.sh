@@ -82,6 +82,14 @@ metadata() {
     "http://127.0.0.1:$imds_port/latest/meta-data/instance-id"
 }
 check "metadata through the activated socket" test "$(metadata)" = "$instance"
+# The unit's system call filter lets the admin thread (the main one) lower itself to SCHED_IDLE
+# (policy 5, field 41 of /proc/PID/task/TID/stat); the metadata threads keep SCHED_OTHER (0).
+main_pid=$(in_box systemctl show -p MainPID --value cloudmeta.service)
+thread_policy() { in_box sed 's/^.*) //' "/proc/$main_pid/task/$1/stat" | cut -d' ' -f39; }
+policies=$(for tid in $(in_box ls "/proc/$main_pid/task"); do
+  echo "$tid=$(thread_policy "$tid")"; done | tr '\n' ' ')
+check "admin thread at SCHED_IDLE, metadata threads normal under the unit ($policies)" bash -c \
+  "grep -q ' $main_pid=5 ' <<<' $policies ' && grep -q '=0 ' <<<' $policies '"
 status_text() { in_box systemctl show -p StatusText --value cloudmeta.service; }
 check "StatusText says what is served" wait_until bash -c "$(declare -f in_box status_text); \
   name=$name; status_text | grep -q 'serving 1 instances; metadata 127.0.0.1:$imds_port'"

@@ -1,0 +1,62 @@
+// The running server's threads: the admin thread (the main one) and the snapshot rebuild thread
+// at SCHED_IDLE, every metadata thread at the normal policy (ADMIN_SCHED_IDLE, thread_priority.hpp);
+// ADMIN_SCHED_IDLE=0 leaves all of them normal. Read from /proc, as `ps -L -o cls` would.
+#include <doctest/doctest.h>
+#include <sched.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "deployment.hpp"
+
+using namespace cloudmeta::testing;
+
+namespace {
+
+// Thread id -> scheduling policy (field 41 of /proc/PID/task/TID/stat).
+std::map<long, int> thread_policies(pid_t pid) {
+  std::map<long, int> out;
+  for (const auto& task : std::filesystem::directory_iterator(
+           "/proc/" + std::to_string(pid) + "/task")) {
+    std::ifstream in(task.path() / "stat");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(text.substr(text.rfind(')') + 2));  // the name may hold spaces
+    std::string field;
+    for (int i = 3; i <= 41 && fields >> field; ++i) {
+      if (i == 41) out[std::stol(task.path().filename().string())] = std::stoi(field);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("server threads: admin and rebuilds at SCHED_IDLE, metadata threads normal") {
+  Deployment d(Environment{{"THREADS", "2"}});
+  const pid_t pid = d.start().pid();
+  const auto policies = thread_policies(pid);
+  int idle = 0, normal = 0;
+  for (const auto& [tid, policy] : policies) {
+    if (policy == SCHED_IDLE) ++idle;
+    if (policy == SCHED_OTHER) ++normal;
+  }
+  CHECK(policies.at(pid) == SCHED_IDLE);  // the admin surface runs on the main thread
+  CHECK(idle == 2);                       // it and the rebuild thread
+  CHECK(normal == 2);                     // THREADS=2 metadata threads
+  CHECK(d.imds_get("127.0.0.1", "/latest/meta-data/").status == 404);  // still answering
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("server threads: ADMIN_SCHED_IDLE=0 leaves every thread at the normal policy") {
+  Deployment d(Environment{{"THREADS", "2"}, {"ADMIN_SCHED_IDLE", "0"}});
+  const pid_t pid = d.start().pid();
+  for (const auto& [tid, policy] : thread_policies(pid)) {
+    CAPTURE(tid);
+    CHECK(policy == SCHED_OTHER);
+  }
+  CHECK(d.stop() == 0);
+}
