@@ -121,12 +121,22 @@ bool is_known_version(std::string_view version) {
 }
 
 Target split_target(std::string_view target, std::string& scratch) {
-  target = target.substr(0, target.find_first_of("?#"));
+  // One pass finds the end of the path ('?' or '#') and any repeated slash. (find_first_of("?#")
+  // calls memchr once per character: ~600 instructions for a 30-character target, callgrind.)
+  std::size_t end = 0;
+  bool doubled_slash = false;
+  for (char previous = '\0'; end < target.size(); ++end) {
+    const char c = target[end];
+    if (c == '?' || c == '#') break;
+    doubled_slash |= c == '/' && previous == '/';
+    previous = c;
+  }
+  target = target.substr(0, end);
   Target out;
   out.trailing_slash = target.size() > 1 && target.back() == '/';
   // What every client sends, "/<version>/<path>" without repeated slashes, is split in place: the
   // copy into `scratch` below (8 % of a keep-alive GET's instructions) is for the odd target only.
-  if (!target.empty() && target.front() == '/' && target.find("//") == std::string_view::npos) {
+  if (!target.empty() && target.front() == '/' && !doubled_slash) {
     std::string_view rest = target.substr(1);
     if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
     if (rest.empty()) return out;

@@ -165,7 +165,8 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
       noted_caller = identity.caller;
     }
 
-    const bool keep_alive = req.keep_alive() && !sweeper.draining();
+    const bool keep_alive = http_server::keep_alive(req.version(), headers.connection) &&
+                            !sweeper.draining();
     format_imds_head(response, keep_alive, head);
     if (view.method != imds::Method::kHead) head += response.payload();
     if (response.hop_limit > 0) apply_hop_limit(connection.socket(), response.hop_limit);

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+using cloudmeta::http_server::keep_alive;
 using cloudmeta::http_server::read_imds_headers;
 namespace http = boost::beast::http;
 
@@ -51,4 +52,23 @@ TEST_CASE("a request without fields has none of them") {
   CHECK_FALSE(h.ttl);
   CHECK_FALSE(h.x_forwarded_for);
   CHECK_FALSE(h.x_real_ip);
+}
+
+TEST_CASE("keep_alive from the one-pass Connection field decides as Beast's keep_alive()") {
+  for (const unsigned version : {10u, 11u}) {
+    for (const char* connection :
+         {"", "close", "Close", "keep-alive", "Keep-Alive", "upgrade, close", "close, upgrade",
+          " close ", "closed", "keep-alive, close", "foo,,bar", ",", "keep-alive;x", "te"}) {
+      CAPTURE(version);
+      CAPTURE(connection);
+      http::request<http::empty_body> req(http::verb::get, "/", version);
+      req.set("Connection", connection);
+      req.insert("connection", "close");  // a second field: the first one decides, in both
+      CHECK(read_imds_headers(req).connection == req[http::field::connection]);  // the first
+      CHECK(keep_alive(version, read_imds_headers(req).connection) == req.keep_alive());
+    }
+    http::request<http::empty_body> bare(http::verb::get, "/", version);
+    CHECK(keep_alive(version, read_imds_headers(bare).connection) == bare.keep_alive());
+    CHECK(keep_alive(version, std::nullopt) == (version == 11));
+  }
 }

@@ -283,3 +283,23 @@ TEST_CASE("split_target: a plain target and its doubled-slash form split alike")
   CHECK(t.path == "meta-data/instance-id");
   CHECK_FALSE(t.trailing_slash);
 }
+
+TEST_CASE("split_target: the path ends at '?' or '#', and slashes after it do not count") {
+  std::string scratch;
+  for (const std::string target :
+       {"/latest/meta-data/instance-id?a=//b", "/latest/meta-data/instance-id#x//y",
+        "/latest/meta-data/instance-id?#", "/latest/meta-data/instance-id?/"}) {
+    CAPTURE(target);
+    const auto t = imds::split_target(target, scratch);
+    CHECK(t.version == "latest");
+    CHECK(t.path == "meta-data/instance-id");
+    CHECK_FALSE(t.trailing_slash);
+  }
+  const auto doubled = imds::split_target("/latest//meta-data/?x", scratch);
+  CHECK(doubled.version == "latest");
+  CHECK(doubled.path == "meta-data");
+  CHECK(doubled.trailing_slash);
+  const auto only_query = imds::split_target("?/latest/meta-data", scratch);
+  CHECK(only_query.version.empty());
+  CHECK(only_query.path.empty());
+}
