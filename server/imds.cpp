@@ -121,17 +121,14 @@ bool is_known_version(std::string_view version) {
 }
 
 Target split_target(std::string_view target, std::string& scratch) {
-  // One pass finds the end of the path ('?' or '#') and any repeated slash. (find_first_of("?#")
-  // calls memchr once per character: ~600 instructions for a 30-character target, callgrind.)
-  std::size_t end = 0;
-  bool doubled_slash = false;
-  for (char previous = '\0'; end < target.size(); ++end) {
-    const char c = target[end];
-    if (c == '?' || c == '#') break;
-    doubled_slash |= c == '/' && previous == '/';
-    previous = c;
+  // The path ends at '?' or '#': two memchr calls. (find_first_of("?#") called memchr once per
+  // character, and a byte loop testing both was ~500 instructions for a 30-character target.)
+  target = target.substr(0, target.find('?'));
+  target = target.substr(0, target.find('#'));
+  bool doubled_slash = false;  // no early exit: a branch-free loop over a few dozen bytes
+  for (std::size_t i = 1; i < target.size(); ++i) {
+    doubled_slash |= (target[i] == '/') & (target[i - 1] == '/');
   }
-  target = target.substr(0, end);
   Target out;
   out.trailing_slash = target.size() > 1 && target.back() == '/';
   // What every client sends, "/<version>/<path>" without repeated slashes, is split in place: the
