@@ -56,6 +56,12 @@ check "an unregistered caller (127.0.0.1) gets no record" \
   bash -c "! curl -sf --max-time 5 --interface 127.0.0.1 \
     http://127.0.0.1:$imds_port/latest/meta-data/instance-id"
 
+# Podman's default seccomp profile lets the admin thread (the container's PID 1, the server's
+# main thread) lower itself to SCHED_IDLE (ADMIN_SCHED_IDLE): policy 5 in field 41 of its stat,
+# read from the host.
+server_pid=$(podman inspect -f '{{.State.Pid}}' "$run_id-host")
+check "the admin thread runs at SCHED_IDLE inside the container" \
+  test "$(sed 's/^.*) //' "/proc/$server_pid/stat" | cut -d' ' -f39)" = 5
 check "podman healthcheck run passes" timeout 20 podman healthcheck run "$run_id-host"
 podman kill --signal STOP "$run_id-host" >/dev/null
 check "podman healthcheck run fails while the server is frozen" \
