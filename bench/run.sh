@@ -101,7 +101,7 @@ start_cloudmeta() {  # db-path; sets cloudmeta_pid and startup_ms
   started=$(date +%s%N)
   env DATABASE_URL="sqlite://$1" SECRET_KEY=bench-secret-key-0123456789abcdef BIND=127.0.0.1 \
     PORT="$cloudmeta_port" ADMIN_PORT="$admin_port" THREADS=1 LOG_LEVEL=warn \
-    IMDS_MAX_CONNECTIONS=20000 REFRESH_INTERVAL_MS=1000 \
+    IMDS_MAX_CONNECTIONS=20000 REFRESH_INTERVAL_MS=1000 ADMIN_SCHED_IDLE=1 \
     taskset -c "$server_cpu" "$cloudmeta" serve >"$work/cloudmeta.log" 2>&1 &
   cloudmeta_pid=$!
   pids+=("$cloudmeta_pid")

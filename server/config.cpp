@@ -114,7 +114,7 @@ const IntSetting kIntSettings[] = {
      [](const Config& c) -> long long { return c.admin_secure_cookies ? 1 : 0; }},
     {"ADMIN_SCHED_IDLE", 0, 1,
      "1: the admin surface and snapshot rebuilds run at SCHED_IDLE, so metadata requests always "
-     "preempt them; 0: normal scheduling",
+     "preempt them (and so does every other busy process on the host); 0: normal scheduling",
      [](Config& c, long long v) { c.admin_sched_idle = v == 1; },
      [](const Config& c) -> long long { return c.admin_sched_idle ? 1 : 0; }},
 };

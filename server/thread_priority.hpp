@@ -6,9 +6,10 @@
 // 100 writes/s doubled the reads' p99 on a shared core (docs/benchmarks.md, "Writes don't hurt
 // reads"). At SCHED_IDLE a metadata thread that wakes always preempts it, at once.
 //
-// The price: while metadata requests keep every core busy, background threads get what an idle
-// policy gets (a weight of 3 against 1,024): admin writes and rebuilds slow down, they do not
-// stop. ADMIN_SCHED_IDLE=0 keeps the normal policy.
+// The price, and why it is opt-in (ADMIN_SCHED_IDLE=1): SCHED_IDLE yields to every busy thread on
+// the host, not only ours. Next to busy VMs, or a parallel test run, the admin thread gets an idle
+// task's share (a weight of 3 against 1,024): an Argon2id password check then took longer than a
+// client's 10 s timeout. It suits a host whose cores are not otherwise saturated.
 #pragma once
 
 namespace cloudmeta {

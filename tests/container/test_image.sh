@@ -38,6 +38,7 @@ podman volume create "$volume" >/dev/null
 start_host_container() {  # start_host_container NAME
   podman run -d --name "$1" --network host -v "$volume:/var/lib/cloudmeta" \
     -e BIND=127.0.0.1 -e PORT="$imds_port" -e ADMIN_PORT="$admin_port" -e THREADS=2 \
+    -e ADMIN_SCHED_IDLE=1 \
     "$PRODUCT_IMAGE" >/dev/null
   WAIT_SECONDS=30 wait_until curl -sf "http://127.0.0.1:$admin_port/readyz"
 }
@@ -57,8 +58,8 @@ check "an unregistered caller (127.0.0.1) gets no record" \
     http://127.0.0.1:$imds_port/latest/meta-data/instance-id"
 
 # Podman's default seccomp profile lets the admin thread (the container's PID 1, the server's
-# main thread) lower itself to SCHED_IDLE (ADMIN_SCHED_IDLE): policy 5 in field 41 of its stat,
-# read from the host.
+# main thread) lower itself to SCHED_IDLE (ADMIN_SCHED_IDLE=1 above): policy 5 in field 41 of its
+# stat, read from the host.
 server_pid=$(podman inspect -f '{{.State.Pid}}' "$run_id-host")
 check "the admin thread runs at SCHED_IDLE inside the container" \
   test "$(sed 's/^.*) //' "/proc/$server_pid/stat" | cut -d' ' -f39)" = 5

@@ -20,7 +20,10 @@ trap cleanup EXIT
 
 imds_port=$(free_port) admin_port=$(free_port)
 caller=127.0.0.3 instance=i-0000000000000d00d
-mkdir -p "$context/units/cloudmeta.socket.d" "$context/units/cloudmeta-admin.socket.d"
+mkdir -p "$context/units/cloudmeta.socket.d" "$context/units/cloudmeta-admin.socket.d" \
+  "$context/units/cloudmeta.service.d"
+# The opt-in SCHED_IDLE for the admin thread, to check that the unit's system call filter lets it.
+printf '[Service]\nEnvironment=ADMIN_SCHED_IDLE=1\n' > "$context/units/cloudmeta.service.d/test-sched.conf"
 cp "$SOURCE_DIR"/systemd/cloudmeta.service "$SOURCE_DIR"/systemd/cloudmeta.socket \
   "$SOURCE_DIR"/systemd/cloudmeta-admin.socket "$context/units/"
 printf '[Socket]\nListenStream=\nListenStream=127.0.0.1:%s\n' "$imds_port" \
@@ -83,6 +86,7 @@ metadata() {
 }
 check "metadata through the activated socket" test "$(metadata)" = "$instance"
 # The unit's system call filter lets the admin thread (the main one) lower itself to SCHED_IDLE
+# (ADMIN_SCHED_IDLE=1, set by the drop-in above)
 # (policy 5, field 41 of /proc/PID/task/TID/stat); the metadata threads keep SCHED_OTHER (0).
 main_pid=$(in_box systemctl show -p MainPID --value cloudmeta.service)
 thread_policy() { in_box sed 's/^.*) //' "/proc/$main_pid/task/$1/stat" | cut -d' ' -f39; }
