@@ -23,7 +23,8 @@ std::shared_ptr<const Snapshot> Fleet::read_all() {
   // Rows are indexed undecoded: each is decoded and rendered by its instance's first request.
   // The row count hint sizes the index once (a million inserts would rehash each shard ~12 times).
   const auto revision = store_.revision();
-  Snapshot::Builder builder(store_.instance_count_hint());
+  // Renderings of rows that have not changed are carried over from the current snapshot.
+  Snapshot::Builder builder(store_.instance_count_hint(), snapshots_.load());
   store_.scan_instances([&builder](StoredInstance&& row) { builder.add(std::move(row)); });
   for (const auto& id : builder.skipped()) {
     log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});

@@ -30,11 +30,16 @@ SnapshotEntry::SnapshotEntry(InstanceRecord record)
 
 SnapshotEntry::SnapshotEntry(PackedRow row) : pending_row_(std::move(row)) {}
 
+SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered,
+                             std::uint64_t row_fingerprint)
+    : ready_(rendered.get()), owner_(std::move(rendered)), row_fingerprint_(row_fingerprint) {}
+
 SnapshotEntry::SnapshotEntry(const SnapshotEntry& other) {
   // `other` is in a published snapshot: a metadata thread may be rendering it right now.
   const std::lock_guard lock(render_lock(&other));
   owner_ = other.owner_;
   pending_row_ = other.pending_row_;
+  row_fingerprint_ = other.row_fingerprint_;
   ready_.store(other.ready_.load(std::memory_order_relaxed), std::memory_order_relaxed);
 }
 
@@ -53,6 +58,7 @@ const RenderedInstance* SnapshotEntry::render_once() const {
       const StoredInstance row = pending_row_.view();
       instance_id = row.instance_id;
       rendering = render(decode(row));
+      row_fingerprint_ = row_fingerprint(row);
     }
   } catch (const std::exception& e) {
     // A row written around Fleet's checks (by hand, or by an older version with other rules).
@@ -70,9 +76,31 @@ const RenderedInstance* SnapshotEntry::render_once() const {
   return ready;
 }
 
+// row_fingerprint_ and owner_ are written before ready_ is released, and not after it.
+std::uint64_t SnapshotEntry::rendered_row_fingerprint() const {
+  return ready_.load(std::memory_order_acquire) ? row_fingerprint_ : 0;
+}
+
+std::shared_ptr<const RenderedInstance> SnapshotEntry::rendering() const {
+  if (ready_.load(std::memory_order_acquire) == nullptr) return nullptr;
+  return std::static_pointer_cast<const RenderedInstance>(owner_);
+}
+
+std::uint64_t row_fingerprint(const StoredInstance& row) {
+  std::uint64_t h = 0x243F6A8885A308D3ull;
+  for (const std::string_view column :
+       {row.instance_id, row.ip, row.doc, row.created_at, row.updated_at}) {
+    // Column by column with its length, so that moving bytes across a boundary changes it.
+    h = (h ^ std::hash<std::string_view>{}(column)) * 0x9E3779B97F4A7C15ull;
+    h = (h ^ column.size()) * 0x9E3779B97F4A7C15ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
 Snapshot::Snapshot() { shards_.fill(empty_shard()); }
 
-Snapshot::Builder::Builder(std::size_t expected_rows) : nodes_(std::make_shared<NodeArena>()) {
+Snapshot::Builder::Builder(std::size_t expected_rows, std::shared_ptr<const Snapshot> previous)
+    : previous_(std::move(previous)), nodes_(std::make_shared<NodeArena>()) {
   // Hashing spreads a million addresses over the shards within about +-2 % of the mean, so a
   // tenth more leaves no shard to rehash.
   // The hint is only a hint (SQLite's max(rowid) of a hand-edited table can be anything): beyond
@@ -107,7 +135,18 @@ void Snapshot::Builder::add(InstanceRecord record) {
 }
 
 void Snapshot::Builder::add(const StoredInstance& row) {
-  if (const auto key = key_of(row.ip, row.instance_id)) insert(*key, rows_.pack(row));
+  const auto key = key_of(row.ip, row.instance_id);
+  if (!key) return;
+  // A reload: an unchanged row keeps the rendering the previous snapshot has of it. (Only rows
+  // rendered before are hashed, so a first load hashes nothing.)
+  if (const SnapshotEntry* before = previous_ ? previous_->entry(*key) : nullptr) {
+    const std::uint64_t fingerprint = before->rendered_row_fingerprint();
+    if (fingerprint != 0 && fingerprint == row_fingerprint(row)) {
+      insert(*key, SnapshotEntry(before->rendering(), fingerprint));
+      return;
+    }
+  }
+  insert(*key, rows_.pack(row));
 }
 
 std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision) {

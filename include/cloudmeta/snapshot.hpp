@@ -35,7 +35,7 @@ namespace cloudmeta {
 
 // One instance of a snapshot: either rendered when it was made, or rendered by the first request
 // that needs it (any metadata thread; the others wait for that one render, never repeat it).
-// Lives in its shard's map node (32 bytes, no allocation of its own: a million of them are
+// Lives in its shard's map node (40 bytes, no allocation of its own: a million of them are
 // touched at start-up). A copy, made when a write copies a shard, shares the rendering, or what
 // is left to render: an entry not yet rendered is then rendered once per copy, on request.
 class SnapshotEntry {
@@ -43,6 +43,8 @@ class SnapshotEntry {
   explicit SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered);
   explicit SnapshotEntry(InstanceRecord record);
   explicit SnapshotEntry(PackedRow row);  // decoded too on first request
+  // A rendering carried over from the previous snapshot, of a row with this fingerprint.
+  SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered, std::uint64_t row_fingerprint);
   SnapshotEntry(const SnapshotEntry& other);
   SnapshotEntry& operator=(const SnapshotEntry&) = delete;
 
@@ -53,6 +55,12 @@ class SnapshotEntry {
     return render_once();
   }
 
+  // For a reload, which may keep this entry's rendering for an unchanged row: the fingerprint of
+  // the row it was rendered from (row_fingerprint()), or 0 when it is not rendered yet or was
+  // rendered from a record; and the rendering itself (nullptr when not rendered).
+  std::uint64_t rendered_row_fingerprint() const;
+  std::shared_ptr<const RenderedInstance> rendering() const;
+
  private:
   const RenderedInstance* render_once() const;
 
@@ -62,7 +70,14 @@ class SnapshotEntry {
   // (entries made from records), or nothing (entries made from rows, and failed renders).
   mutable std::shared_ptr<const void> owner_;
   mutable PackedRow pending_row_;
+  // Of the row the rendering came from (written before ready_ is set); 0 for renderings of
+  // records (admin writes), which a reload renders again.
+  mutable std::uint64_t row_fingerprint_ = 0;
 };
+
+// A hash of every column of a stored row: equal rows render alike (render() depends on nothing
+// else), so a reload can keep the rendering of a row it finds unchanged. Never 0.
+std::uint64_t row_fingerprint(const StoredInstance& row);
 
 class Snapshot {
  public:
@@ -82,7 +97,10 @@ class Snapshot {
    public:
     // expected_rows: how many adds to size the shards for (Store::instance_count_hint()), so
     // that each is allocated once instead of rehashed a dozen times; 0 when unknown.
-    explicit Builder(std::size_t expected_rows = 0);
+    // previous: the snapshot being replaced (a reload), whose renderings of rows that have not
+    // changed are kept instead of rendered again on their next request.
+    explicit Builder(std::size_t expected_rows = 0,
+                     std::shared_ptr<const Snapshot> previous = nullptr);
     void add(InstanceRecord record);
     void add(const StoredInstance& row);  // copied: the row's views may die after this call
     std::shared_ptr<const Snapshot> finish(std::int64_t revision);
@@ -95,6 +113,7 @@ class Snapshot {
     void insert(const IpKey& key, Value&& value);
 
     RowArena rows_;
+    std::shared_ptr<const Snapshot> previous_;
     std::shared_ptr<NodeArena> nodes_;
     std::array<Shard, kShardCount> shards_;
     std::vector<std::string> skipped_;
@@ -112,9 +131,13 @@ class Snapshot {
   std::shared_ptr<const Snapshot> without(const std::string& ip, std::int64_t revision) const;
 
   const RenderedInstance* find(const IpKey& caller) const {
+    const SnapshotEntry* found = entry(caller);
+    return found ? found->rendered() : nullptr;
+  }
+  const SnapshotEntry* entry(const IpKey& caller) const {
     const Shard& shard = *shards_[shard_of(caller)];
     auto it = shard.find(caller);
-    return it == shard.end() ? nullptr : it->second.rendered();
+    return it == shard.end() ? nullptr : &it->second;
   }
   std::size_t size() const { return size_; }
   std::int64_t revision() const { return revision_; }

@@ -232,3 +232,93 @@ TEST_CASE("two stored rows for one address: the later wins") {
   REQUIRE(snapshot->find(key(record(0))) != nullptr);
   CHECK(snapshot->find(key(record(0)))->instance_id() == record(1).instance_id);
 }
+
+TEST_CASE("a reload keeps the renderings of unchanged rows and renders changed ones anew") {
+  OwnedRows rows = stored_fleet(4);
+  Snapshot::Builder first;
+  for (std::size_t i = 0; i < 4; ++i) first.add(rows.row(i));
+  const auto before = first.finish(1);
+  // Rows 0, 1 and 2 have been asked for; row 3 has not.
+  const RenderedInstance* r0 = before->find(key(rows.records[0]));
+  const RenderedInstance* r1 = before->find(key(rows.records[1]));
+  const RenderedInstance* r2 = before->find(key(rows.records[2]));
+  REQUIRE((r0 && r1 && r2));
+
+  // Between the loads: row 1's document changes, row 2 only its updated_at.
+  rows.records[1].instance_type = "m5.large";
+  rows.docs[1] = record_to_json(rows.records[1]).dump();
+  rows.records[2].updated_at = "2026-11-23T08:00:00Z";
+  Snapshot::Builder reload(4, before);
+  for (std::size_t i = 0; i < 4; ++i) reload.add(rows.row(i));
+  const auto after = reload.finish(2);
+
+  CHECK(after->find(key(rows.records[0])) == r0);  // unchanged: the same rendering, no render
+  const RenderedInstance* changed = after->find(key(rows.records[1]));
+  REQUIRE(changed != nullptr);
+  CHECK(changed != r1);
+  CHECK(changed->find("meta-data/instance-type")->body == "m5.large");
+  CHECK(r1->find("meta-data/instance-type")->body != "m5.large");  // the old one is untouched
+  CHECK(after->find(key(rows.records[2])) != r2);  // any column that differs: rendered again
+  CHECK(after->find(key(rows.records[3])) != nullptr);
+
+  // A rendering kept once is kept again, and a snapshot without the row does not keep it.
+  Snapshot::Builder again(4, after);
+  for (std::size_t i = 0; i < 4; ++i) again.add(rows.row(i));
+  CHECK(again.finish(3)->find(key(rows.records[0])) == r0);
+  Snapshot::Builder without_previous(4);
+  for (std::size_t i = 0; i < 4; ++i) without_previous.add(rows.row(i));
+  CHECK(without_previous.finish(3)->find(key(rows.records[0])) != r0);
+}
+
+TEST_CASE("a reload renders again what a write rendered, and a row at another address") {
+  OwnedRows rows = stored_fleet(2);
+  Snapshot::Builder first;
+  first.add(rows.row(0));
+  const auto loaded = first.finish(1);
+  // A write renders from the record, not from a row: nothing to compare a reloaded row with.
+  const auto written = loaded->with("", render(rows.records[1]), rows.records[1].ip, 2);
+  const RenderedInstance* from_write = written->find(key(rows.records[1]));
+  REQUIRE(from_write != nullptr);
+  const RenderedInstance* r0 = written->find(key(rows.records[0]));
+  REQUIRE(r0 != nullptr);
+
+  // Row 1 is reloaded as stored; row 0 moves to another address.
+  InstanceRecord moved = rows.records[0];
+  moved.ip = "198.18.200.1";
+  const std::string moved_doc = record_to_json(moved).dump();
+  Snapshot::Builder reload(2, written);
+  reload.add(StoredInstance{moved.instance_id, moved.ip, moved_doc, moved.created_at,
+                            moved.updated_at});
+  reload.add(rows.row(1));
+  const auto after = reload.finish(3);
+  CHECK(after->find(key(rows.records[1])) != from_write);
+  CHECK(after->find(key(rows.records[0])) == nullptr);
+  const RenderedInstance* at_new_address = after->find(*IpKey::parse("198.18.200.1"));
+  REQUIRE(at_new_address != nullptr);
+  CHECK(at_new_address != r0);
+}
+
+TEST_CASE("row_fingerprint: every column counts, and bytes cannot move between columns") {
+  const StoredInstance base{"i-1", "198.18.0.1", "{\"a\":1}", "2026-01-01", "2026-01-02"};
+  const auto h = row_fingerprint(base);
+  CHECK(h != 0);
+  CHECK(row_fingerprint(base) == h);
+  StoredInstance other = base;
+  other.instance_id = "i-2";
+  CHECK(row_fingerprint(other) != h);
+  other = base;
+  other.ip = "198.18.0.2";
+  CHECK(row_fingerprint(other) != h);
+  other = base;
+  other.doc = "{\"a\":2}";
+  CHECK(row_fingerprint(other) != h);
+  other = base;
+  other.created_at = "2026-01-03";
+  CHECK(row_fingerprint(other) != h);
+  other = base;
+  other.updated_at = "2026-01-03";
+  CHECK(row_fingerprint(other) != h);
+  const StoredInstance shifted{"i-11", "98.18.0.1", base.doc, base.created_at, base.updated_at};
+  const StoredInstance unshifted{"i-1", "198.18.0.1", base.doc, base.created_at, base.updated_at};
+  CHECK(row_fingerprint(shifted) != row_fingerprint(unshifted));
+}
