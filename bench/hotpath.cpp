@@ -133,7 +133,8 @@ std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std:
     std::exit(2);
   }
   w.shard->record(response, std::chrono::microseconds(8));
-  http_server::format_imds_head(response, req.keep_alive(), head);
+  http_server::format_imds_head(response, http_server::keep_alive(req.version(), headers.connection),
+                                head);
   return head.size() + response.payload().size();
 }
 
