@@ -4,7 +4,7 @@
 // by processes of one host only, and polling PRAGMA data_version costs next to nothing).
 // A feed is a hint, never the only path: notifications sent while the feed was reconnecting are
 // lost, so it also signals after every reconnect, and the app keeps polling as a safety net.
-// Runs on the executor it is given (the sync thread's, server/app.cpp); not thread-safe.
+// Runs on the executor it is given (the sync thread's, server/runtime/app.cpp); not thread-safe.
 #pragma once
 
 #include <functional>

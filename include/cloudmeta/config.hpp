@@ -58,7 +58,7 @@ struct Config {
   std::chrono::milliseconds database_pool_timeout{5000};  // wait for a free one, then 503
   std::chrono::seconds shutdown_grace{5};  // in-flight requests' time to finish after SIGTERM
   bool admin_secure_cookies = false;  // the admin page's cookie gets `Secure` (served over HTTPS)
-  // The admin thread and snapshot rebuilds at SCHED_IDLE (server/thread_priority.hpp); opt-in.
+  // The admin thread and snapshot rebuilds at SCHED_IDLE (server/runtime/thread_priority.hpp); opt-in.
   bool admin_sched_idle = false;
   bool metrics_public = false;  // GET /metrics without admin auth (a scraper on a trusted network)
 

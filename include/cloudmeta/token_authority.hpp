@@ -5,7 +5,7 @@
 // every host sharing SECRET_KEY, and are refused from another address or for another instance.
 // Wall-clock expiry (not monotonic) because tokens must outlive the process.
 // Immutable after construction; safe to call from any thread; never throws on guest input.
-// verify() remembers, per thread, the tokens it accepted (server/verified_token_memo.hpp): a token
+// verify() remembers, per thread, the tokens it accepted (server/imds/verified_token_memo.hpp): a token
 // sent again costs a constant-time comparison instead of the decode and HMAC, same verdict.
 #pragma once
 

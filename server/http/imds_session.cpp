@@ -6,7 +6,7 @@
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/metrics.hpp"
-#include "imds_error_pages.hpp"
+#include "cloudmeta/imds_error_pages.hpp"
 #include "http/imds_headers.hpp"
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"

@@ -1,6 +1,6 @@
 // Every AWS-like default render() uses. Hash-derived expectations were computed independently
 // (Python hashlib/base64) from the rule documented in metadata_defaults.hpp.
-#include "../../server/metadata_defaults.hpp"
+#include "metadata/metadata_defaults.hpp"
 
 #include <doctest/doctest.h>
 

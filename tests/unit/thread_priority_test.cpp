@@ -1,7 +1,7 @@
 // yield_to_metadata_threads: the calling thread, and only it, moves to SCHED_IDLE; threads it
 // creates afterwards inherit the policy (why app.cpp calls it only after the metadata threads
 // exist).
-#include "thread_priority.hpp"
+#include "runtime/thread_priority.hpp"
 
 #include <doctest/doctest.h>
 #include <sched.h>

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "verified_token_memo.hpp"
+#include "imds/verified_token_memo.hpp"
 
 using cloudmeta::IpKey;
 using cloudmeta::TokenAuthority;
@@ -78,7 +78,7 @@ TEST_CASE("tampered, truncated or garbage tokens are refused without throwing") 
   CHECK(auth.verify(std::string(4096, 'A'), kVm, "i-12345678", kNow).check == TokenCheck::kMalformed);
 }
 
-// verify() remembers accepted tokens per thread (server/verified_token_memo.hpp). A remembered
+// verify() remembers accepted tokens per thread (server/imds/verified_token_memo.hpp). A remembered
 // token must get exactly the verdict the full check gives, whatever changed since.
 TEST_CASE("a token verified once is remembered, and only for what it was verified for") {
   TokenAuthority auth(kKey);

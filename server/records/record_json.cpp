@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "cloudmeta/ip_key.hpp"
-#include "record_checks.hpp"
+#include "records/record_checks.hpp"
 
 namespace cloudmeta {
 namespace {

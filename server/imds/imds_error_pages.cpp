@@ -1,4 +1,4 @@
-#include "imds_error_pages.hpp"
+#include "cloudmeta/imds_error_pages.hpp"
 
 namespace cloudmeta::imds {
 namespace {

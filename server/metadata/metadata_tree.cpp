@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "cloudmeta/record_json.hpp"
-#include "identity_document.hpp"
-#include "metadata_defaults.hpp"
+#include "metadata/identity_document.hpp"
+#include "metadata/metadata_defaults.hpp"
 
 namespace cloudmeta {
 namespace {

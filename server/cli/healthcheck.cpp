@@ -1,4 +1,4 @@
-#include "healthcheck.hpp"
+#include "cli/healthcheck.hpp"
 
 #include <string>
 

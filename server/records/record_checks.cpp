@@ -1,4 +1,4 @@
-#include "record_checks.hpp"
+#include "records/record_checks.hpp"
 
 #include <sodium.h>
 

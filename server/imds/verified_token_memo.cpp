@@ -1,4 +1,4 @@
-#include "verified_token_memo.hpp"
+#include "imds/verified_token_memo.hpp"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-#include "reload.hpp"
+#include "runtime/settings_reload.hpp"
 
 #include <exception>
 

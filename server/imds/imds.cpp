@@ -5,7 +5,7 @@
 #include <array>
 #include <charconv>
 
-#include "imds_error_pages.hpp"
+#include "cloudmeta/imds_error_pages.hpp"
 
 namespace cloudmeta::imds {
 namespace {

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 
-#include "verified_token_memo.hpp"
+#include "imds/verified_token_memo.hpp"
 
 namespace cloudmeta {
 namespace {

@@ -1,4 +1,4 @@
-#include "identity_document.hpp"
+#include "metadata/identity_document.hpp"
 
 #include "cloudmeta/metadata_tree.hpp"
 

@@ -1,4 +1,4 @@
-#include "thread_priority.hpp"
+#include "runtime/thread_priority.hpp"
 
 #include <pthread.h>
 #include <sched.h>

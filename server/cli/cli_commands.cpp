@@ -1,4 +1,4 @@
-#include "cli_commands.hpp"
+#include "cli/cli_commands.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -7,7 +7,7 @@
 #include "cloudmeta/api_tokens.hpp"
 #include "cloudmeta/passwords.hpp"
 #include "cloudmeta/store.hpp"
-#include "password_prompt.hpp"
+#include "cli/password_prompt.hpp"
 
 namespace cloudmeta::cli {
 namespace {

@@ -2,7 +2,7 @@
 // instance_id and ip still renders a tree that cloud-init, botocore and the SDKs accept. Every
 // default is a pure function of the record (no clock, no randomness), so a record renders to the
 // same bytes on every host and after every restart; docs/metadata.md lists them.
-// Private to server/ (metadata_tree.cpp, identity_document.cpp). Thread-safe; throws nothing
+// Private to server/metadata/ (metadata_tree.cpp, identity_document.cpp). Thread-safe; throws nothing
 // except std::bad_alloc.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "secret_key.hpp"
+#include "runtime/secret_key.hpp"
 
 #include <sodium.h>
 

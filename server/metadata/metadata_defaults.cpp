@@ -1,4 +1,4 @@
-#include "metadata_defaults.hpp"
+#include "metadata/metadata_defaults.hpp"
 
 #include <sodium.h>
 

@@ -1,4 +1,4 @@
-#include "password_prompt.hpp"
+#include "cli/password_prompt.hpp"
 
 #include <termios.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <csignal>
 #include <optional>
 
-#include "cli_commands.hpp"
+#include "cli/cli_commands.hpp"
 #include "cloudmeta/passwords.hpp"
 
 namespace cloudmeta::cli {

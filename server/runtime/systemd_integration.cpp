@@ -1,4 +1,4 @@
-#include "systemd_integration.hpp"
+#include "runtime/systemd_integration.hpp"
 
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>

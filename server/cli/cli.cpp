@@ -7,9 +7,9 @@
 #include <iostream>
 #include <string>
 
-#include "cli_commands.hpp"
-#include "cli_transfer.hpp"
-#include "healthcheck.hpp"
+#include "cli/cli_commands.hpp"
+#include "cli/cli_transfer.hpp"
+#include "cli/healthcheck.hpp"
 #include "cloudmeta/app.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/log.hpp"

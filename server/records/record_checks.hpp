@@ -1,7 +1,7 @@
 // The format rules of single admin-API fields (record_json.cpp applies them field by field).
 // Each check takes the text given for `field` and returns it normalised (canonical address,
 // lowercase MAC, UTC time...) or throws ValidationError(field, ...). Pure and thread-safe.
-// Private to server/.
+// Private to server/records/.
 #pragma once
 
 #include <cstddef>

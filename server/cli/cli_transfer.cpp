@@ -1,4 +1,4 @@
-#include "cli_transfer.hpp"
+#include "cli/cli_transfer.hpp"
 
 #include <map>
 #include <memory>
@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli_commands.hpp"
+#include "cli/cli_commands.hpp"
 #include "cloudmeta/metadata_tree.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"

@@ -20,10 +20,10 @@
 #include "cloudmeta/token_authority.hpp"
 #include "http/listener.hpp"
 #include "http/sessions.hpp"
-#include "reload.hpp"
-#include "secret_key.hpp"
-#include "systemd_integration.hpp"
-#include "thread_priority.hpp"
+#include "runtime/settings_reload.hpp"
+#include "runtime/secret_key.hpp"
+#include "runtime/systemd_integration.hpp"
+#include "runtime/thread_priority.hpp"
 
 namespace cloudmeta {
 namespace {
