@@ -12,7 +12,7 @@
 
 #include <string_view>
 
-#include "instance_routes.hpp"
+#include "route_context.hpp"
 
 namespace cloudmeta::admin {
 

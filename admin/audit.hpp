@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cloudmeta/instance_record.hpp"
-#include "instance_routes.hpp"
+#include "route_context.hpp"
 #include "request_target.hpp"
 
 namespace cloudmeta::admin {

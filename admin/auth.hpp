@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/admin_http.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/store.hpp"
 

@@ -6,7 +6,7 @@
 // Changes nothing. Thread-safe; throws ApiError (400) for a malformed request.
 #pragma once
 
-#include "instance_routes.hpp"
+#include "route_context.hpp"
 
 namespace cloudmeta::admin {
 

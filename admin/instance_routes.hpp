@@ -7,22 +7,11 @@
 
 #include <string>
 
-#include "auth.hpp"
-#include "cloudmeta/admin_api.hpp"
-#include "cloudmeta/fleet.hpp"
+#include "cloudmeta/admin_http.hpp"
 #include "request_target.hpp"
-#include "web_state.hpp"
+#include "route_context.hpp"
 
 namespace cloudmeta::admin {
-
-struct RouteContext {
-  const Request& request;
-  Fleet& fleet;
-  const IpKey& peer;
-  const Principal& principal;
-  const std::string& request_id;
-  WebState& web;
-};
 
 Response list_instances(const RouteContext& ctx, const RequestTarget& target);
 Response create_instance(const RouteContext& ctx);

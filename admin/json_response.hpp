@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/admin_http.hpp"
 
 namespace cloudmeta::admin {
 

@@ -4,7 +4,7 @@
 // authenticated API do (Grafana's, Consul's); a scrape then needs no credentials.
 #pragma once
 
-#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/admin_http.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/ip_key.hpp"

@@ -10,9 +10,10 @@
 #include <optional>
 #include <string_view>
 
-#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/admin_http.hpp"
+#include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/store.hpp"
-#include "instance_routes.hpp"
+#include "route_context.hpp"
 #include "web_auth.hpp"
 #include "web_state.hpp"
 

@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "cloudmeta/admin_api.hpp"
+#include "cloudmeta/admin_http.hpp"
+#include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/store.hpp"
 #include "session_keys.hpp"
 

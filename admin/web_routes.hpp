@@ -4,7 +4,7 @@
 
 #include <optional>
 
-#include "instance_routes.hpp"
+#include "route_context.hpp"
 #include "request_target.hpp"
 #include "web_auth.hpp"
 

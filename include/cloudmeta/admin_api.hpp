@@ -7,16 +7,13 @@
 #include <string>
 #include <string_view>
 
-#include "cloudmeta/asio.hpp"
+#include "cloudmeta/admin_http.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/last_seen.hpp"
 
 namespace cloudmeta::admin {
-
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
 struct WebState;
 

@@ -56,7 +56,4 @@ class RenderedInstance {
 // (a leaf where a directory is, or the reverse) or holds a non-string leaf.
 std::shared_ptr<const RenderedInstance> render(const InstanceRecord& record);
 
-// AWS prints JSON leaves Jackson-style: 2-space indent and `"key" : value`. Keeps key order.
-std::string aws_pretty_json(const nlohmann::ordered_json& value);
-
 }  // namespace cloudmeta

@@ -3,26 +3,14 @@
 // Pure functions, thread-safe. Throws ValidationError naming the offending field.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "cloudmeta/instance_record.hpp"
+#include "cloudmeta/validation_error.hpp"
 
 namespace cloudmeta {
-
-// A write was refused; `field` is the JSON field at fault ("tags.Name", "iam.expiration", ...).
-class ValidationError : public std::runtime_error {
- public:
-  ValidationError(std::string field, const std::string& message)
-      : std::runtime_error(field.empty() ? message : field + ": " + message),
-        field_(std::move(field)) {}
-  const std::string& field() const { return field_; }
-
- private:
-  std::string field_;
-};
 
 inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;  // AWS's limit, raw bytes
 

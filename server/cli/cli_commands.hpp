@@ -4,25 +4,13 @@
 #pragma once
 
 #include <ostream>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "cli/cli_errors.hpp"
 #include "cloudmeta/config.hpp"
 
 namespace cloudmeta::cli {
-
-// A bad value or missing input the user can fix by changing the command line: exit 2.
-class UsageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// The command was understood but cannot be done (duplicate user, unknown token): exit 1.
-class CommandError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // Django's rules: 1..150 characters of letters, digits and @.+-_ .
 void validate_username(std::string_view username);

@@ -7,7 +7,7 @@
 #include <csignal>
 #include <optional>
 
-#include "cli/cli_commands.hpp"
+#include "cli/cli_errors.hpp"
 #include "cloudmeta/passwords.hpp"
 
 namespace cloudmeta::cli {

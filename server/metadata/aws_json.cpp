@@ -1,7 +1,7 @@
 // aws_pretty_json: JSON as EC2's IMDS prints it. AWS uses Jackson's DefaultPrettyPrinter:
 // objects break lines with a 2-space indent per object level and `"key" : value`; arrays stay on
 // one line as `[ a, b ]` and do not add a level; empty containers print as `{ }` and `[ ]`.
-#include "cloudmeta/metadata_tree.hpp"
+#include "metadata/aws_json.hpp"
 
 namespace cloudmeta {
 namespace {

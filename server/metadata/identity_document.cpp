@@ -1,6 +1,6 @@
 #include "metadata/identity_document.hpp"
 
-#include "cloudmeta/metadata_tree.hpp"
+#include "metadata/aws_json.hpp"
 
 namespace cloudmeta {
 namespace {

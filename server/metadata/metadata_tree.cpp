@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cloudmeta/record_json.hpp"
+#include "metadata/aws_json.hpp"
 #include "metadata/identity_document.hpp"
 #include "metadata/metadata_defaults.hpp"
 

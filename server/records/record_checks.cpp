@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "cloudmeta/ip_key.hpp"
-#include "cloudmeta/record_json.hpp"
+#include "cloudmeta/validation_error.hpp"
 
 namespace cloudmeta::record_checks {
 namespace {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cloudmeta/record_json.hpp"
+#include "metadata/aws_json.hpp"
 
 using cloudmeta::ContentType;
 using cloudmeta::InstanceRecord;
