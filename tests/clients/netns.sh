@@ -3,7 +3,7 @@
 # Topology (every name carries this shell's PID, so parallel runs never collide):
 #
 #   cm<pid>h  "host": cloudmeta on 169.254.169.254:80 (on lo), admin API on 127.0.0.1,
-#             bridge br0 = 198.18.0.1/24
+#             bridge br0 = 198.18.0.1/24, forwards (a hypervisor routes for its guests)
 #     |-- veth -- cm<pid>v<name>   a VM, 198.18.0.x/24, route to 169.254.169.254 via 198.18.0.1
 #     |-- veth -- cm<pid>r<name>   a router: 198.18.0.x/24 upstream, bridge dn0 198.18.<n>.1/24
 #                   |-- veth -- cm<pid>v<name>   VMs one routed hop further away
@@ -90,6 +90,18 @@ cm_init() {
     cm_die "cannot create a network namespace: $(cat "$CM_TMP/netns.err")"
   fi
   CM_NAMESPACES+=("$CM_HOST")
+  cm_set_forwarding "$CM_HOST" 1
+}
+
+# cm_set_forwarding NS 0|1: IPv4 forwarding in one of the test's namespaces, set explicitly. A new
+# namespace copies its IPv4 settings from the machine's own at creation
+# (net.core.devconf_inherit_init_net=0, the default), and the machine's changes under the tests:
+# podman's bridge network turns net.ipv4.ip_forward on when it starts the first container. What a
+# test sees must not depend on whether a container ran before it: a host without forwarding drops
+# a guest's packet for an address it has no route to silently (the client times out), a host that
+# forwards answers with ICMP unreachable (the client fails at once).
+cm_set_forwarding() {
+  ip netns exec "$1" sysctl -qw "net.ipv4.conf.all.forwarding=$2"
 }
 
 cm_ns() { printf '%s' "${CM_ID}$1"; }
@@ -114,6 +126,7 @@ cm_new_ns() {
   ns="$(cm_ns "$1")"
   ip netns add "$ns"
   CM_NAMESPACES+=("$ns")
+  cm_set_forwarding "$ns" 0
   ip -n "$ns" link set lo up
 }
 
@@ -156,8 +169,8 @@ cm_router_add() {
   ip -n "$ns" link add dn0 type bridge
   ip -n "$ns" addr add "198.18.$idx.1/24" dev dn0
   ip -n "$ns" link set dn0 up
-  # /proc/sys/net is per namespace: this router forwards, nothing else does.
-  ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+  # This router forwards; the VMs do not (cm_new_ns), the host does (cm_init).
+  cm_set_forwarding "$ns" 1
   ip -n "$CM_HOST" route add "198.18.$idx.0/24" via "$up_ip"
 }
 

@@ -70,8 +70,8 @@ imds_get() {
   cm_in_vm "$vm" curl -sS --max-time 5 "$@" "http://169.254.169.254$path"
 }
 
-# Without the rule nothing answers 169.254.169.254 (the host routes it nowhere): what the
-# checks below see is the DNAT's doing.
+# Without the rule nothing answers 169.254.169.254 (the host routes it nowhere, and as a router
+# says so with ICMP unreachable): what the checks below see is the DNAT's doing.
 status=0
 imds_get d /latest/meta-data/instance-id >/dev/null 2>&1 || status=$?
 cm_expect_eq "before the ruleset: 169.254.169.254 unreachable (curl exit 7)" 7 "$status"
