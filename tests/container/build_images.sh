@@ -3,10 +3,10 @@
 # cached as a tarball under the build dir), tags it with every name the Dockerfiles use, then
 # builds the product image from docker/Dockerfile.
 # Usage: build_images.sh SOURCE_DIR BUILD_DIR [BINARY]
-# With BINARY (what ctest passes unless CONTAINER_IMAGE_FROM_SOURCE is on), the Dockerfile's build
-# stage is replaced by that binary, just built on this host's Debian 12 packages: compiling the
-# project a second time inside the build stage takes longer on a 2-core CI machine than the whole
-# rest of the tier. Without it, the build stage compiles from source (ccache in a cache mount).
+# Without BINARY (ctest's default, CONTAINER_IMAGE_FROM_SOURCE=ON), the documented command at the
+# root of a clean clone of SOURCE_DIR: the build stage compiles from source (ccache in a cache
+# mount). With BINARY, the build stage is replaced by that binary, just built on this host's
+# Debian 12 packages: quicker, but blind to what the build stage needs.
 set -euo pipefail
 SOURCE_DIR=$1 BUILD_DIR=$2 BINARY=${3:-}
 source "$(dirname "$0")/podman_env.sh"
@@ -35,18 +35,29 @@ fi
 podman tag docker.io/library/debian:12 docker.io/library/debian:bookworm-slim \
   docker.io/library/debian:bookworm
 
-build_args=()
 if [ -n "$BINARY" ]; then
   stage="$PODMAN_STATE/prebuilt"
   rm -rf "$stage" && mkdir -p "$stage/build"
   strip -o "$stage/build/cloudmeta" "$BINARY"
   sh "$SOURCE_DIR/docker/runtime-packages.sh" "$stage/build/cloudmeta" \
     > "$stage/build/runtime-packages"
-  build_args=(--build-context "build=$stage")
   echo "build stage replaced by $BINARY"
+  podman build --pull=never --format docker --build-context "build=$stage" \
+    -f "$SOURCE_DIR/docker/Dockerfile" -t "$PRODUCT_IMAGE" "$SOURCE_DIR"
+  rm -rf "$stage"
+else
+  # As a user builds it (README, docs/hypervisor.md): the documented command, unchanged, at the
+  # root of a clean clone, so a file the build needs but the repository does not hold (or one
+  # only a developer's tree has, like ./build) shows here. The clone holds what is committed.
+  if [ -n "$(git -C "$SOURCE_DIR" status --porcelain --untracked-files=no)" ]; then
+    echo "note: uncommitted changes in $SOURCE_DIR are not in the image (built from HEAD)"
+  fi
+  clone="$PODMAN_STATE/tmp/clone"
+  rm -rf "$clone"
+  git clone --quiet --no-hardlinks "$SOURCE_DIR" "$clone"
+  (cd "$clone" && podman build --format docker -f docker/Dockerfile -t cloudmeta .)
+  rm -rf "$clone"
+  podman tag localhost/cloudmeta:latest "$PRODUCT_IMAGE"
 fi
-podman build --pull=never --format docker "${build_args[@]}" -f "$SOURCE_DIR/docker/Dockerfile" \
-  -t "$PRODUCT_IMAGE" "$SOURCE_DIR"
-rm -rf "$PODMAN_STATE/prebuilt"
 podman image inspect --format '{{.Size}}' "$PRODUCT_IMAGE" > "$PODMAN_STATE/product-image-size"
 echo "product image: $(( $(cat "$PODMAN_STATE/product-image-size") / 1000000 )) MB"

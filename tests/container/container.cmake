@@ -4,11 +4,12 @@
 # dir). One podman with its storage under the build dir serves the tier: RESOURCE_LOCK keeps its
 # tests one at a time. Included from tests/ops.cmake.
 #
-# By default the image's build stage is replaced by this tree's cloudmeta binary (same Debian 12
-# packages; see build_images.sh): compiling the project again inside the image would double the
-# tier's time on a 2-core CI machine. CONTAINER_IMAGE_FROM_SOURCE=ON builds the Dockerfile as an
-# operator does, compiling in its build stage.
-option(CONTAINER_IMAGE_FROM_SOURCE "container tests: compile inside the image's build stage" OFF)
+# By default container.images builds the image as a user does: the documented
+# `podman build --format docker -f docker/Dockerfile -t cloudmeta .` at the root of a clean clone
+# (build_images.sh), compiling in the Dockerfile's build stage. CONTAINER_IMAGE_FROM_SOURCE=OFF
+# replaces that stage with this tree's cloudmeta binary (same Debian 12 packages), for a quick
+# local run of the tier with uncommitted changes; it cannot see a Dockerfile that fails to build.
+option(CONTAINER_IMAGE_FROM_SOURCE "container tests: build the image from a clean clone" ON)
 set(container_dir "${CMAKE_CURRENT_LIST_DIR}")
 set(container_args "${PROJECT_SOURCE_DIR}" "${CMAKE_BINARY_DIR}")
 
