@@ -6,6 +6,7 @@
 #include "cloudmeta/record_json.hpp"
 #include "json_body.hpp"
 #include "json_response.hpp"
+#include "yaml_depth.hpp"
 
 namespace cloudmeta::admin {
 
@@ -34,6 +35,7 @@ Response check_cloud_config(const RouteContext& ctx) {
     return json_response(ctx.request, http::status::ok, answer);
   }
   try {
+    check_yaml_depth(text, kMaxYamlDepth);  // before YAML::Load recurses as deep as the text goes
     const YAML::Node root = YAML::Load(text);
     // cloud-init reads cloud-config as a mapping of module names; anything else is ignored by it.
     if (!root.IsMap() && !root.IsNull()) {

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "api_error.hpp"
+#include "cloudmeta/json_input.hpp"
 
 namespace cloudmeta::admin {
 
@@ -28,14 +29,6 @@ bool is_json(const std::string& type) {
           type.compare(type.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0);
 }
 
-std::string without_exception_tag(std::string message) {
-  // nlohmann prefixes "[json.exception.parse_error.101] ", which means nothing to an API client.
-  if (!message.empty() && message.front() == '[') {
-    if (const auto end = message.find("] "); end != std::string::npos) message.erase(0, end + 2);
-  }
-  return message;
-}
-
 }  // namespace
 
 nlohmann::json parse_json_object(const Request& request) {
@@ -45,9 +38,9 @@ nlohmann::json parse_json_object(const Request& request) {
   }
   nlohmann::json body;
   try {
-    body = nlohmann::json::parse(request.body());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ApiError(http::status::bad_request, "invalid JSON: " + without_exception_tag(e.what()));
+    body = parse_json_input(request.body());
+  } catch (const JsonInputError& e) {
+    throw ApiError(http::status::bad_request, std::string("invalid JSON: ") + e.what());
   }
   if (!body.is_object()) {
     throw ApiError(http::status::bad_request, "request body must be a JSON object");

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_commands.hpp"
+#include "cloudmeta/json_input.hpp"
 #include "cloudmeta/metadata_tree.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
@@ -37,8 +38,12 @@ json content_of(const InstanceRecord& record) {
 // Parses and checks one line as the admin API's POST would, so that what is imported can be
 // served (render) and nothing is refused halfway through the writes.
 InstanceRecord parse_line(const std::string& text, std::size_t number) {
-  const json doc = json::parse(text, nullptr, false);
-  if (doc.is_discarded()) fail_at(number, "not a JSON object");
+  json doc;
+  try {
+    doc = parse_json_input(text);
+  } catch (const JsonInputError& e) {
+    fail_at(number, std::string("invalid JSON: ") + e.what());
+  }
   try {
     InstanceRecord record = record_from_json(doc);
     render(record);
