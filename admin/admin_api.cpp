@@ -17,6 +17,7 @@
 #include "cloudmeta/metrics.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
+#include "host_check.hpp"
 #include "instance_routes.hpp"
 #include "json_response.hpp"
 #include "metrics_route.hpp"
@@ -174,6 +175,13 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
   std::string request_id;
   try {
     request_id = new_request_id();
+    if (const auto host = request.find(http::field::host);
+        host != request.end() && !host_allowed(host->value(), config_.admin_allowed_hosts)) {
+      log_warn("admin_host_refused", {{"peer", peer.to_string()},
+                                      {"host", std::string(host->value().substr(0, 100))}});
+      throw ApiError(http::status::misdirected_request,
+                     "this Host is not the admin surface's (ADMIN_ALLOWED_HOSTS lists its names)");
+    }
     const RequestTarget target = parse_target(request.target());
     if (target.path == "/healthz") return healthz(request, fleet_);
     if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
@@ -185,6 +193,13 @@ Response AdminApi::handle(const Request& request, const IpKey& peer) {
     const bool is_api = target.path == kApiPrefix ||
                         target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;
     if (!is_api) throw ApiError(http::status::not_found, "not found");
+    // Whatever authenticates it: a browser attaches cached Basic credentials to another site's
+    // requests too, and it says where a request comes from in Origin (or Sec-Fetch-Site).
+    const http::verb method = request.method();
+    if (method != http::verb::get && method != http::verb::head && !same_origin(request)) {
+      log_warn("admin_cross_origin_refused", {{"peer", peer.to_string()}});
+      throw ApiError(http::status::forbidden, "cross-origin request refused");
+    }
 
     // Authenticate before routing, so that an anonymous caller learns nothing about the routes.
     // The page's session cookie counts only without an Authorization header, and must then pass

@@ -33,7 +33,7 @@ bool is_json(const std::string& type) {
 
 nlohmann::json parse_json_object(const Request& request) {
   const auto content_type = request.find(http::field::content_type);
-  if (content_type != request.end() && !is_json(media_type(content_type->value()))) {
+  if (content_type == request.end() || !is_json(media_type(content_type->value()))) {
     throw ApiError(http::status::unsupported_media_type, "Content-Type must be application/json");
   }
   nlohmann::json body;

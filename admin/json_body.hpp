@@ -1,7 +1,8 @@
-// Reads an admin request body as a JSON object. Throws ApiError: 415 for a non-JSON Content-Type
-// (a missing one is accepted, for curl users who forget -H), 400 "invalid JSON: ..." for bytes
-// that do not parse or nest deeper than kMaxJsonDepth (cloudmeta/json_depth.hpp), 400 for JSON
-// that is not an object. Thread-safe.
+// Reads an admin request body as a JSON object. Throws ApiError: 415 unless Content-Type is
+// application/json or a +json type, a missing one included (another site's page can send a body
+// without Content-Type and no CORS preflight, never one with a JSON type); 400 "invalid JSON: ..."
+// for bytes that do not parse or nest deeper than kMaxJsonDepth (cloudmeta/json_depth.hpp); 400
+// for JSON that is not an object. Thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>

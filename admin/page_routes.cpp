@@ -129,6 +129,19 @@ Response login(const Request& request, const IpKey& peer, Store& store, WebState
                          "origin");
   }
   Credentials credentials = read_credentials(request);
+  // Bounded before the limiter keeps the name or the log writes it: a megabyte of username per
+  // request would otherwise grow both without limit.
+  if (credentials.username.size() > kMaxUsernameLength ||
+      credentials.password.size() > kMaxPasswordLength) {
+    const bool name = credentials.username.size() > kMaxUsernameLength;
+    log_warn("admin_login_refused", {{"peer", address}, {"reason", "oversized credentials"}});
+    return login_refused(request, http::status::bad_request,
+                         name ? "username is longer than " + std::to_string(kMaxUsernameLength) +
+                                    " bytes"
+                              : "password is longer than " + std::to_string(kMaxPasswordLength) +
+                                    " bytes",
+                         "credentials");
+  }
   const std::int64_t now = now_unix();
   if (const auto wait = web.login_limiter.retry_after(address, credentials.username, now)) {
     log_warn("admin_login_throttled", {{"peer", address}, {"username", credentials.username}});
@@ -138,8 +151,7 @@ Response login(const Request& request, const IpKey& peer, Store& store, WebState
     return response;
   }
   std::optional<Principal> principal;
-  if (!credentials.username.empty() && credentials.username.size() <= kMaxUsernameLength &&
-      credentials.password.size() <= kMaxPasswordLength) {
+  if (!credentials.username.empty()) {
     principal = check_password(credentials.username, credentials.password, store);
   }
   if (!principal) {

@@ -61,6 +61,9 @@ struct Config {
   // The admin thread and snapshot rebuilds at SCHED_IDLE (server/runtime/thread_priority.hpp); opt-in.
   bool admin_sched_idle = false;
   bool metrics_public = false;  // GET /metrics without admin auth (a scraper on a trusted network)
+  // Host names (lower case, no port) the admin surface answers to, besides IP literals, which it
+  // always answers (DNS rebinding needs a name); {"*"}: any Host.
+  std::vector<std::string> admin_allowed_hosts{"localhost"};
 
   using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
   static Config from_env(const Lookup& lookup);

@@ -2,6 +2,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -137,6 +138,9 @@ const OtherSetting kOtherSettings[] = {
      "proxy addresses/CIDRs (comma/space list) whose X-Forwarded-For counts"},
     {"METRICS_PUBLIC", "false",
      "true: GET /metrics on the admin port needs no credentials (a scraper on a trusted network)"},
+    {"ADMIN_ALLOWED_HOSTS", "localhost",
+     "host names (comma/space list, no port) the admin surface answers to besides IP "
+     "addresses; * = any; other names get 421"},
 };
 
 // A value quoted for an error message: one line, bounded, control bytes made visible.
@@ -243,6 +247,41 @@ bool parse_bool(std::string_view name, std::string_view value) {
   fail(name, "true or false", value);
 }
 
+// A DNS name as Host carries it: letters, digits, '-' and '.', compared in lower case.
+std::vector<std::string> parse_host_names(std::string_view value) {
+  std::vector<std::string> names;
+  std::string name;
+  const auto flush = [&] {
+    if (!name.empty()) names.push_back(lower(name));
+    name.clear();
+  };
+  for (const char c : value) {
+    if (c == ',' || c == ' ' || c == '\t') {
+      flush();
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '.' || c == '*') {
+      name += c;
+    } else {
+      fail("ADMIN_ALLOWED_HOSTS", "a comma- or space-separated list of host names without port",
+           value);
+    }
+  }
+  flush();
+  const bool bad_star = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
+    return n.find('*') != std::string::npos && (n != "*" || names.size() > 1);
+  });
+  if (names.empty() || bad_star) {
+    fail("ADMIN_ALLOWED_HOSTS", "host names without port, or * alone", value);
+  }
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& name : names) out += (out.empty() ? "" : ",") + name;
+  return out;
+}
+
 std::string_view format_name(LogFormat f) { return f == LogFormat::kJson ? "json" : "text"; }
 
 }  // namespace
@@ -272,6 +311,7 @@ Config Config::from_env(const Lookup& lookup) {
   if (auto v = get("LOG_LEVEL")) c.log_level = parse_level(*v);
   if (auto v = get("LOG_FORMAT")) c.log_format = parse_format(*v);
   if (auto v = get("METRICS_PUBLIC")) c.metrics_public = parse_bool("METRICS_PUBLIC", *v);
+  if (auto v = get("ADMIN_ALLOWED_HOSTS")) c.admin_allowed_hosts = parse_host_names(*v);
   if (auto v = get("TRUSTED_PROXIES")) {
     auto cidrs = parse_cidr_list(*v);
     if (!cidrs || cidrs->empty()) {
@@ -301,6 +341,7 @@ std::string Config::describe() const {
   add("LOG_FORMAT", format_name(log_format));
   add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);
   add("METRICS_PUBLIC", metrics_public ? "true" : "false");
+  add("ADMIN_ALLOWED_HOSTS", joined(admin_allowed_hosts));
   return out;
 }
 

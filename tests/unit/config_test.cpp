@@ -190,6 +190,21 @@ TEST_CASE("TRUSTED_PROXIES") {
   CHECK(error_of("TRUSTED_PROXIES", "nonsense").find("got 'nonsense'") != std::string::npos);
 }
 
+TEST_CASE("ADMIN_ALLOWED_HOSTS: names without port, lower-cased; * alone; localhost by default") {
+  CHECK(parse({}).admin_allowed_hosts == std::vector<std::string>{"localhost"});
+  CHECK(parse({{"ADMIN_ALLOWED_HOSTS", "Admin.Example, localhost hv1.mgmt.example"}})
+            .admin_allowed_hosts ==
+        std::vector<std::string>{"admin.example", "localhost", "hv1.mgmt.example"});
+  CHECK(parse({{"ADMIN_ALLOWED_HOSTS", "*"}}).admin_allowed_hosts ==
+        std::vector<std::string>{"*"});
+  for (const char* bad : {"admin.example:8001", "*.example", "*, localhost", "a/b", " , "}) {
+    CAPTURE(bad);
+    CHECK(error_of("ADMIN_ALLOWED_HOSTS", bad).find("ADMIN_ALLOWED_HOSTS: expected") == 0);
+  }
+  CHECK(parse({{"ADMIN_ALLOWED_HOSTS", "a.example,b.example"}}).describe().find(
+            "ADMIN_ALLOWED_HOSTS=a.example,b.example") != std::string::npos);
+}
+
 TEST_CASE("an empty value means the default") {
   const Config c = parse({{"PORT", ""}, {"SECRET_KEY", ""}, {"LOG_LEVEL", ""}, {"BIND", ""}});
   CHECK(c.port == 8000);
@@ -253,7 +268,7 @@ TEST_CASE("environment_help names every variable with its default") {
         "IMDS_RATE_LIMIT", "IMDS_RATE_BURST", "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT",
         "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
         "ADMIN_MAX_CONNECTIONS", "REFRESH_INTERVAL_MS", "FULL_RESYNC_INTERVAL_S",
-        "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT_MS"}) {
+        "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT_MS", "ADMIN_ALLOWED_HOSTS"}) {
     CAPTURE(name);
     CHECK(help.find(std::string("  ") + name + " ") != std::string::npos);
   }
