@@ -26,6 +26,7 @@ test_packages=(
   systemd                     # systemd-analyze, systemd-socket-activate (tests/systemd)
   podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
   chromium                    # the admin page's browser tests (tests/browser, playwright-core)
+  strace                      # shows export --output creates its file 0600 in open() itself
 )
 # Wanted for promtool alone (tests/clients/test_promtool.sh lints a real /metrics scrape); the
 # Prometheus server in the same package must never run here (see install_without_service).

@@ -2,7 +2,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -10,6 +9,7 @@
 #include "cli/cli_commands.hpp"
 #include "cli/cli_transfer.hpp"
 #include "cli/healthcheck.hpp"
+#include "cli/private_file.hpp"
 #include "cloudmeta/app.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/log.hpp"
@@ -204,11 +204,8 @@ class Cli {
       cli::export_instances(config, out_);
       return 0;
     }
-    std::ofstream file(transfer_file_, std::ios::trunc);
-    if (!file) throw cli::CommandError("cannot create " + transfer_file_);
-    std::filesystem::permissions(transfer_file_, std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::owner_write);
-    const std::size_t count = cli::export_instances(config, file);
+    cli::PrivateFile file(transfer_file_);
+    const std::size_t count = cli::export_instances(config, file.stream());
     err_ << "Exported " << count << " instance records to " << transfer_file_ << ".\n";
     return 0;
   }

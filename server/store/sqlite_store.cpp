@@ -4,6 +4,8 @@
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -206,6 +208,17 @@ std::string now_utc() {
   return buf;
 }
 
+// The database holds IAM secrets and credential hashes. SQLite would create it 0666 less the
+// umask (0644 outside systemd) and gives its -wal and -shm files the database file's mode, so
+// a new database is created owner-only first: an empty file is an empty database to SQLite.
+// O_EXCL leaves an existing file, and the mode its owner chose, alone; any other failure is
+// SQLite's to report when it opens the path.
+void create_owner_only(const std::string& path) {
+  if (path == ":memory:") return;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
 SQLite::Database open_database(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
@@ -214,6 +227,7 @@ SQLite::Database open_database(const std::string& path) {
                                          " of the SQLite database does not exist; create it or"
                                          " change DATABASE_URL");
   }
+  create_owner_only(path);
   try {
     return SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
   } catch (const SQLite::Exception& e) {
