@@ -110,6 +110,11 @@ InstanceQuery parse_instance_query(const RequestTarget& target) {
                        "tag filter needs a key: ?tag=KEY or ?tag=KEY=VALUE", "tag");
       }
       query.tags.push_back(std::move(filter));
+    } else if (key == "invalid") {
+      if (value != "true" && value != "false") {
+        throw ApiError(http::status::bad_request, "invalid must be true or false", "invalid");
+      }
+      query.invalid = value == "true";
     } else if (key == "q") {
       query.text = lower(value);
     } else if (key == "sort") {
@@ -149,6 +154,7 @@ QueryResult run_instance_query(const InstanceQuery& query, const RecordCache::By
   std::vector<Candidate> matches;
   for (const auto& [id, record] : records) {
     if (query.ip && record.ip != *query.ip) continue;
+    if (query.invalid && record.invalid.has_value() != *query.invalid) continue;
     if (!matches_tags(record, query.tags) || !matches_text(record, query.text)) continue;
     matches.push_back({sort_key(record, query.sort, last_seen), &record});
   }

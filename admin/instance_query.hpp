@@ -2,6 +2,8 @@
 //   ip=ADDR, tag=KEY or tag=KEY=VALUE (repeatable, all must match): exact filters;
 //   q=TEXT: case-insensitive substring of instance_id, ip, hostname, local_hostname, or any tag
 //           key or value;
+//   invalid=true|false: only the stored rows that could not be decoded (InstanceRecord::invalid;
+//           listed with their id, ip and reason), or only the others;
 //   sort=instance_id|ip|hostname|instance_type|region|created_at|updated_at|last_seen,
 //   order=asc|desc; limit=1..1000, offset=N (without limit every match is returned, as before
 //   paging existed). Filtering and sorting work on the in-memory RecordCache, and only the
@@ -29,6 +31,7 @@ struct InstanceQuery {
   std::optional<std::string> ip;
   std::vector<TagFilter> tags;
   std::string text;  // lower-cased
+  std::optional<bool> invalid;
   std::string sort = "instance_id";
   bool descending = false;
   std::optional<std::size_t> limit;

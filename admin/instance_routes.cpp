@@ -84,6 +84,20 @@ void wrote(const RouteContext& ctx, std::string_view action, const std::string& 
   audit_instance_change(ctx, action, id, before, after);
 }
 
+// Printing JSON recurses once per level; no record nests this deep.
+constexpr std::size_t kMaxShownDepth = 64;
+
+// The document of a row that did not decode, for the operator who repairs it: as JSON when it
+// parses, so that it can be corrected and PUT back, else as text (bytes that are not UTF-8
+// become U+FFFD). Secrets included, as in the GET of any record; the audit log and the logs
+// never get it.
+nlohmann::json stored_document(const std::string& text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_discarded() && !nested_deeper_than(doc, kMaxShownDepth)) return doc;
+  return nlohmann::json::parse(
+      nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
 nlohmann::json with_last_seen(const RouteContext& ctx, const InstanceRecord& record) {
   nlohmann::json out = record_to_json(record);
   const auto key = IpKey::parse(record.ip);
@@ -129,7 +143,9 @@ Response create_instance(const RouteContext& ctx) {
 Response get_instance(const RouteContext& ctx, const std::string& id) {
   const auto record = ctx.fleet.store().find_instance(id);
   if (!record) throw ApiError(http::status::not_found, "instance " + id + " not found");
-  return json_response(ctx.request, http::status::ok, with_last_seen(ctx, *record));
+  nlohmann::json body = with_last_seen(ctx, *record);
+  if (record->invalid) body["stored_document"] = stored_document(record->invalid->document);
+  return json_response(ctx.request, http::status::ok, body);
 }
 
 Response put_instance(const RouteContext& ctx, const std::string& id) {
@@ -155,6 +171,13 @@ Response patch_instance(const RouteContext& ctx, const std::string& id) {
   const nlohmann::json patch = parse_json_object(ctx.request);
   const auto existing = ctx.fleet.store().find_instance(id);
   if (!existing) throw ApiError(http::status::not_found, "instance " + id + " not found");
+  if (existing->invalid) {
+    throw ApiError(http::status::conflict,
+                   "instance " + id + " is stored in a form this version cannot decode (" +
+                       existing->invalid->reason +
+                       "): there is no record to patch; PUT a whole record to replace it, or "
+                       "DELETE it");
+  }
   require_path_id(patch, id);  // also refuses "instance_id": null, which would remove it
 
   nlohmann::json document = record_to_json(*existing);

@@ -42,6 +42,11 @@ Response rendered_instance(const RouteContext& ctx, const std::string& id) {
   }
   const auto record = ctx.fleet.store().find_instance(id);
   if (!record) throw ApiError(http::status::not_found, "instance " + id + " not found");
+  if (record->invalid) {
+    throw ApiError(http::status::not_found,
+                   "instance " + id + " is stored in a form this version cannot decode (" +
+                       record->invalid->reason + "): its VM is answered as an unknown caller");
+  }
   const auto key = IpKey::parse(record->ip);
   const auto snapshot = ctx.fleet.snapshots().load();
   const RenderedInstance* rendered = key ? snapshot->find(*key) : nullptr;

@@ -103,9 +103,14 @@ async function showInstances() {
     const rows = data.instances.map((r) => el('tr', {'data-id': r.instance_id},
         el('td', {}, el('a', {href: `#/instances/${encodeURIComponent(r.instance_id)}`},
                         r.instance_id)),
-        el('td', {}, r.ip), el('td', {}, r.hostname || el('span', {class: 'muted'}, '(derived)')),
+        el('td', {}, r.ip),
+        // A stored row the server cannot decode has only its id, address and the reason.
+        el('td', {}, r.invalid
+            ? el('span', {class: 'invalid', title: r.invalid}, 'cannot be decoded')
+            : r.hostname || el('span', {class: 'muted'}, '(derived)')),
         el('td', {}, r.instance_type),
-        el('td', {}, Object.entries(r.tags).map(([k, v]) => el('span', {class: 'tag'}, `${k}=${v}`))),
+        el('td', {}, Object.entries(r.tags || {}).map(([k, v]) =>
+            el('span', {class: 'tag'}, `${k}=${v}`))),
         el('td', {class: 'seen'}, fmtSeen(r.last_seen)),
         el('td', {}, el('a', {href: `#/instances/${encodeURIComponent(r.instance_id)}/sees`},
                         'what it sees'))));
@@ -383,8 +388,14 @@ async function showEditor(id) {
     }
   }
 
+  const stored = record.stored_document;
   view(el('h1', {}, isNew ? 'New instance' : `Instance ${id}`),
        isNew ? null : el('p', {class: 'muted'}, 'Last seen: ', fmtSeen(record.last_seen)),
+       record.invalid ? banner('bad', `The stored record cannot be decoded (${record.invalid}). ` +
+                                      'Saving this form replaces it; Delete removes it.') : null,
+       record.invalid ? el('details', {id: 'stored-document'}, el('summary', {}, 'Stored document'),
+           el('pre', {class: 'code'},
+              typeof stored === 'string' ? stored : JSON.stringify(stored, null, 2))) : null,
        status, form);
 }
 

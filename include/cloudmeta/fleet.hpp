@@ -40,7 +40,8 @@ class Fleet {
 
   // Throw ValidationError (render) or StoreError (conflict, not found).
   InstanceRecord create(const InstanceRecord& record);
-  InstanceRecord replace(const InstanceRecord& record);  // kNotFound if absent
+  // kNotFound if absent. Keeps the stored row's unknown_fields (members a newer version wrote).
+  InstanceRecord replace(const InstanceRecord& record);
   bool remove(std::string_view instance_id);
 
   Store& store() { return store_; }

@@ -78,6 +78,23 @@ struct InstanceRecord {
   // Maintained by the store, not by clients.
   std::string created_at;  // RFC 3339 UTC, the identity document's pendingTime
   std::string updated_at;  // RFC 3339 UTC, iam LastUpdated
+
+  // Members of the stored document that this version does not know, in the document's shape
+  // ({"new_field": ..., "iam": {"new_iam_field": ...}}): a newer cloudmeta sharing the database
+  // wrote them. A Store writes them back with the record, and Fleet::replace carries them over
+  // from the stored row, so a host that is not upgraded yet does not erase them. Never part of
+  // record_to_json (the admin API, audit, export): this version cannot vouch for them.
+  nlohmann::json unknown_fields = nlohmann::json::object();
+
+  // Set by a Store instead of failing the whole read, on a row this version cannot decode
+  // (hand-edited, or a newer version's value that fails this version's checks). Only
+  // instance_id and ip (the row's columns) and the timestamps are filled in then. A Store
+  // refuses to write such a record.
+  struct Undecodable {
+    std::string reason;    // names the field and the rule, never a value
+    std::string document;  // the stored document as it is, for an operator to repair
+  };
+  std::optional<Undecodable> invalid;
 };
 
 }  // namespace cloudmeta

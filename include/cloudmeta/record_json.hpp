@@ -3,6 +3,7 @@
 // Pure functions, thread-safe. Throws ValidationError naming the offending field.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,12 +19,26 @@ inline constexpr std::size_t kMaxUserDataBytes = 16 * 1024;  // AWS's limit, raw
 // typo ("user_dat") is an error rather than silently ignored.
 InstanceRecord record_from_json(const nlohmann::json& body);
 
+// Parses a document a Store wrote, perhaps by a newer cloudmeta sharing the database: the same
+// rules as record_from_json, except that members this version does not know (at the top level,
+// and inside iam and metadata_options, the objects whose names it fixes) are kept in
+// record.unknown_fields instead of refused. A newer version's value that breaks one of this
+// version's rules still fails (ValidationError): it cannot be served or edited as it is.
+InstanceRecord record_from_stored_json(const nlohmann::json& doc);
+
 // The record as the admin API returns it. With include_secrets=false the IAM secret key and
-// session token are replaced by "***" (logs, audit).
+// session token are replaced by "***" (logs, audit). A record flagged invalid (a stored row
+// that did not decode) is only {instance_id, ip, invalid: reason, created_at, updated_at}.
+// unknown_fields are never included.
 nlohmann::json record_to_json(const InstanceRecord& record, bool include_secrets = true);
 
 // Rules that span fields or need the whole record; record_from_json calls it.
 void validate_record(const InstanceRecord& record);
+
+// Whether arrays and objects nest more than `limit` levels in value ("x" is 0 levels, [] and
+// {"a": "x"} 1, [[]] 2), found without recursion: for JSON that no rule has bounded yet, before it is copied
+// or printed (both recurse once per level).
+bool nested_deeper_than(const nlohmann::json& value, std::size_t limit);
 
 // Canonical text of an IP address ("::ffff:10.0.0.1" -> "10.0.0.1"), or ValidationError.
 std::string canonical_ip(const std::string& text, const std::string& field);

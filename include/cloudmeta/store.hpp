@@ -94,7 +94,8 @@ struct StoredInstance {
 };
 
 // The record a row holds, as list_instances() returns it; StoreError kCorrupt naming the instance
-// when the document does not decode or disagrees with the row's columns.
+// and the reason when the row is one list_instances() returns flagged invalid: the metadata
+// surface has nothing it could serve from it.
 InstanceRecord decode(const StoredInstance& row);
 
 class Store {
@@ -107,6 +108,11 @@ class Store {
   virtual int schema_version() = 0;
 
   // Instances. Writes set created_at/updated_at and bump revision() in the same transaction.
+  // Reads never fail on a row this version cannot decode (hand-edited, or a newer version's
+  // value this one refuses): the row comes back with InstanceRecord::invalid set, so it can
+  // still be listed, shown, replaced and deleted. Members of a stored document that this
+  // version does not know come back in InstanceRecord::unknown_fields, and a write puts the
+  // record's unknown_fields back into the document.
   virtual std::vector<InstanceRecord> list_instances() = 0;
   // Every instance row, undecoded and in no particular order, handed over one at a time so that
   // a fleet is never held twice in memory; the row's views die when visit returns. decode()
@@ -119,7 +125,8 @@ class Store {
   virtual std::size_t instance_count_hint() = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;
-  // kConflict (message names "instance_id" or "ip") when either is taken.
+  // kConflict (message names "instance_id" or "ip") when either is taken. kInvalid for a record
+  // that breaks a rule of record_json.hpp, or one flagged invalid.
   virtual InstanceRecord insert_instance(const InstanceRecord& record) = 0;
   // Replaces the row with record.instance_id, keeping created_at. kNotFound, kConflict (ip).
   virtual InstanceRecord update_instance(const InstanceRecord& record) = 0;

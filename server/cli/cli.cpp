@@ -20,6 +20,9 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// The export is written and importable, but rows that could not be decoded were left out (each
+// named on stderr): distinct from 1, where the output cannot be trusted.
+constexpr int kExitExportIncomplete = 3;
 
 const char kTopFooter[] =
     "Every command reads its settings from the environment, with KEY=VALUE lines of ./.env\n"
@@ -30,7 +33,9 @@ const char kTopFooter[] =
     "  CLOUDMETA_SUPERUSER_PASSWORD  the password for createsuperuser/changepassword --noinput\n"
     "`cloudmeta serve --help` lists every variable with its default and range.\n\n"
     "Exit status: 0 success; 1 failure (database, duplicate user, unknown token);\n"
-    "2 usage or configuration error, explained on one `cloudmeta: error:` line.";
+    "2 usage or configuration error, explained on one `cloudmeta: error:` line;\n"
+    "3 export written, but stored rows that could not be decoded were left out (named on\n"
+    "stderr).";
 
 std::string one_line(std::string message) {
   for (char& c : message) {
@@ -112,6 +117,9 @@ class Cli {
     export_ = app_.add_subcommand(
         "export", "Write every instance record as JSON lines (IAM secrets included)");
     export_->add_option("--output", transfer_file_, "Write to FILE (mode 0600), not stdout");
+    export_->footer(
+        "A stored row that this version cannot decode is left out and named on stderr, and the\n"
+        "exit status is then 3: the output holds every other record and stays importable.");
     import_ = app_.add_subcommand(
         "import", "Create or replace instance records from JSON lines (as export writes them)");
     import_->add_option("--input", transfer_file_, "Read FILE, not stdin")
@@ -200,14 +208,19 @@ class Cli {
 
   // The file holds IAM secrets: created owner-only before anything is written to it.
   int run_export(const Config& config) {
+    cli::ExportCounts counts;
     if (transfer_file_.empty()) {
-      cli::export_instances(config, out_);
-      return 0;
+      counts = cli::export_instances(config, out_);
+    } else {
+      cli::PrivateFile file(transfer_file_);
+      counts = cli::export_instances(config, file.stream());
+      err_ << "Exported " << counts.exported << " instance records to " << transfer_file_
+           << ".\n";
     }
-    cli::PrivateFile file(transfer_file_);
-    const std::size_t count = cli::export_instances(config, file.stream());
-    err_ << "Exported " << count << " instance records to " << transfer_file_ << ".\n";
-    return 0;
+    for (const auto& line : counts.left_out) {
+      err_ << "cloudmeta: not exported: " << one_line(line) << "\n";
+    }
+    return counts.left_out.empty() ? 0 : kExitExportIncomplete;
   }
 
   int run_import(const Config& config) {

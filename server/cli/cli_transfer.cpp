@@ -79,13 +79,22 @@ std::vector<Line> read_lines(std::istream& in) {
 
 }  // namespace
 
-std::size_t export_instances(const Config& config, std::ostream& out) {
+ExportCounts export_instances(const Config& config, std::ostream& out) {
   auto store = open_store(config.database_url);
-  const auto records = store->list_instances();
-  for (const auto& record : records) out << record_to_json(record, true).dump() << "\n";
+  ExportCounts counts;
+  for (const auto& record : store->list_instances()) {
+    // Written, a row that did not decode would make the file fail to import (or import as an
+    // empty record): it is reported instead, and the rest of the fleet still gets out.
+    if (record.invalid) {
+      counts.left_out.push_back("instance " + record.instance_id + ": " + record.invalid->reason);
+      continue;
+    }
+    out << record_to_json(record, true).dump() << "\n";
+    ++counts.exported;
+  }
   out.flush();
   if (!out) throw CommandError("cannot write the output");
-  return records.size();
+  return counts;
 }
 
 ImportCounts import_instances(const Config& config, std::istream& in) {
@@ -121,7 +130,11 @@ ImportCounts import_instances(const Config& config, std::istream& in) {
         } else if (content_of(existing->second) == content_of(line.record)) {
           ++counts.unchanged;
         } else {
-          store->update_instance(line.record);
+          // As Fleet::replace: the members a newer version wrote stay (a row that did not
+          // decode has none and is replaced whole).
+          InstanceRecord replacement = line.record;
+          replacement.unknown_fields = existing->second.unknown_fields;
+          store->update_instance(replacement);
           ++counts.replaced;
         }
       } catch (const StoreError& e) {

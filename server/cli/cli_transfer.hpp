@@ -7,13 +7,23 @@
 #include <cstddef>
 #include <istream>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include "cloudmeta/config.hpp"
 
 namespace cloudmeta::cli {
 
-// Writes the records, ordered by instance_id; returns how many.
-std::size_t export_instances(const Config& config, std::ostream& out);
+struct ExportCounts {
+  std::size_t exported = 0;
+  // "instance ID: reason" for each stored row that could not be decoded, left out of the
+  // output so that the output stays importable.
+  std::vector<std::string> left_out;
+};
+
+// Writes the records that decode, ordered by instance_id (only the fields this version knows:
+// a newer version's members stay behind).
+ExportCounts export_instances(const Config& config, std::ostream& out);
 
 struct ImportCounts {
   std::size_t created = 0;

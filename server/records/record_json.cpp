@@ -27,6 +27,9 @@ using nlohmann::json;
 using namespace record_checks;
 
 constexpr int kMaxExtraDepth = 8;
+// A member kept from a stored document is copied and printed again, both recursively, one stack
+// frame per level: deeper than this it is taken for damage (no cloudmeta nests a field so).
+constexpr std::size_t kMaxUnknownDepth = 32;
 
 [[noreturn]] void fail(const std::string& field, const std::string& message) {
   throw ValidationError(field, message);
@@ -120,7 +123,30 @@ void require_object(const json& v, const std::string& field) {
   if (!v.is_object()) fail(field, "must be an object");
 }
 
-IamCredentials parse_iam(const json& v) {
+// Where parsing puts the members this version does not know: nowhere (a client's request, where
+// an unknown name is a typo to refuse) or aside (a stored document a newer version wrote).
+class UnknownMembers {
+ public:
+  explicit UnknownMembers(json* kept) : kept_(kept) {}
+  // `section` is "" for the top level, else the object's name ("iam").
+  void take(const std::string& section, const std::string& key, const json& value) {
+    const std::string field = section.empty() ? key : section + "." + key;
+    if (!kept_) fail(field, "unknown field");
+    if (nested_deeper_than(value, kMaxUnknownDepth)) {
+      fail(field, "unknown field nested deeper than " + std::to_string(kMaxUnknownDepth));
+    }
+    if (section.empty()) {
+      (*kept_)[key] = value;
+    } else {
+      (*kept_)[section][key] = value;
+    }
+  }
+
+ private:
+  json* kept_;
+};
+
+IamCredentials parse_iam(const json& v, UnknownMembers& unknown) {
   IamCredentials iam;
   if (v.is_null()) return iam;
   require_object(v, "iam");
@@ -139,7 +165,10 @@ IamCredentials parse_iam(const json& v) {
     const std::string field = "iam." + key;
     const auto* f = std::find_if(std::begin(fields), std::end(fields),
                                  [&](const auto& f) { return f.name == key; });
-    if (f == std::end(fields)) fail(field, "unknown field");
+    if (f == std::end(fields)) {
+      unknown.take("iam", key, value);
+      continue;
+    }
     const std::string s = string_or_empty(value, field);
     iam.*(f->member) = s.empty() ? s : f->check(s, field);
   }
@@ -152,7 +181,7 @@ std::string enum_string(const json& v, const std::string& field,
   return one_of(v.get<std::string>(), field, allowed);
 }
 
-MetadataOptions parse_metadata_options(const json& v) {
+MetadataOptions parse_metadata_options(const json& v, UnknownMembers& unknown) {
   MetadataOptions o;
   if (v.is_null()) return o;
   require_object(v, "metadata_options");
@@ -174,7 +203,7 @@ MetadataOptions parse_metadata_options(const json& v) {
       }
       o.http_put_response_hop_limit = value.get<int>();
     } else {
-      fail(field, "unknown field");
+      unknown.take("metadata_options", key, value);
     }
   }
   return o;
@@ -218,13 +247,27 @@ std::optional<std::string> parse_user_data(const json& text, const json& b64) {
 
 }  // namespace
 
+bool nested_deeper_than(const json& value, std::size_t limit) {
+  std::vector<std::pair<const json*, std::size_t>> pending{{&value, 1}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth > limit) return true;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
 std::string canonical_ip(const std::string& text, const std::string& field) {
   auto ip = IpKey::parse(text);
   if (!ip) fail(field, "must be an IPv4 or IPv6 address");
   return ip->to_string();
 }
 
-InstanceRecord record_from_json(const json& body) {
+namespace {
+
+InstanceRecord parse_record(const json& body, UnknownMembers& unknown) {
   if (!body.is_object()) fail("", "the record must be a JSON object");
   InstanceRecord r;
   const json null_value;
@@ -263,9 +306,9 @@ InstanceRecord record_from_json(const json& body) {
     } else if (key == "user_data_base64") {
       user_data_base64 = &value;
     } else if (key == "iam") {
-      r.iam = parse_iam(value);
+      r.iam = parse_iam(value, unknown);
     } else if (key == "metadata_options") {
-      r.metadata_options = parse_metadata_options(value);
+      r.metadata_options = parse_metadata_options(value, unknown);
     } else if (key == "extra") {
       if (!value.is_null()) {
         require_object(value, key);
@@ -273,11 +316,31 @@ InstanceRecord record_from_json(const json& body) {
         r.extra = value;
       }
     } else if (key != "created_at" && key != "updated_at") {
-      fail(key, "unknown field");
+      unknown.take("", key, value);
     }
   }
   r.user_data = parse_user_data(*user_data, *user_data_base64);
   validate_record(r);
+  return r;
+}
+
+}  // namespace
+
+InstanceRecord record_from_json(const json& body) {
+  if (body.is_object() && body.contains("invalid")) {
+    // The GET of a row that could not be decoded, sent back as it is: it holds no record.
+    fail("invalid", "only the server sets it, on a stored row it cannot decode; send a whole "
+                    "record to replace that row");
+  }
+  UnknownMembers refused(nullptr);
+  return parse_record(body, refused);
+}
+
+InstanceRecord record_from_stored_json(const json& doc) {
+  json kept = json::object();
+  UnknownMembers unknown(&kept);
+  InstanceRecord r = parse_record(doc, unknown);
+  r.unknown_fields = std::move(kept);
   return r;
 }
 
@@ -310,6 +373,15 @@ void validate_record(const InstanceRecord& r) {
 }
 
 json record_to_json(const InstanceRecord& r, bool include_secrets) {
+  if (r.invalid) {
+    // Only what the row's columns say: defaults in place of the fields that did not decode
+    // would read as the record's values.
+    return {{"instance_id", r.instance_id},
+            {"ip", r.ip},
+            {"invalid", r.invalid->reason},
+            {"created_at", r.created_at},
+            {"updated_at", r.updated_at}};
+  }
   json out = json::object();
   for (const auto& f : kStringFields) out[std::string(f.name)] = r.*(f.member);
   out["ami_launch_index"] = r.ami_launch_index;

@@ -112,7 +112,12 @@ InstanceRecord Fleet::replace(const InstanceRecord& record) {
   if (!before) {
     throw StoreError(StoreError::Kind::kNotFound, "instance " + record.instance_id + " not found");
   }
-  auto stored = store_.update_instance(record);
+  // A client of this version cannot name the fields a newer version wrote (record_json refuses
+  // them), so replacing replaces what this version knows and leaves the rest as it was. A row
+  // that did not decode has none: it is replaced whole.
+  InstanceRecord replacement = record;
+  replacement.unknown_fields = before->unknown_fields;
+  auto stored = store_.update_instance(replacement);
   publish_change(before->ip, stored);
   return stored;
 }

@@ -8,14 +8,12 @@
 #include <string>
 
 #include "cloudmeta/ip_key.hpp"
-#include "cloudmeta/record_json.hpp"
 #include "pg_migrator.hpp"
 
 namespace cloudmeta::store {
 namespace {
 
 using Kind = StoreError::Kind;
-using nlohmann::json;
 
 // Timestamps come from the database's clock, the one clock every host of a fleet shares; now() is
 // the transaction's start, so an insert's created_at and updated_at are equal.
@@ -35,27 +33,6 @@ std::vector<InstanceRecord> records_from(const PgRows& rows) {
   out.reserve(static_cast<std::size_t>(rows.size()));
   for (int i = 0; i < rows.size(); ++i) out.push_back(record_from_row(rows, i));
   return out;
-}
-
-// The record as it will be stored: validated and normalised exactly as the admin API would, so
-// that every stored document reads back (record_from_json) without error.
-InstanceRecord normalised(const InstanceRecord& record) {
-  try {
-    return record_from_json(record_to_json(record, true));
-  } catch (const ValidationError& e) {
-    throw StoreError(Kind::kInvalid, e.what());
-  }
-}
-
-std::string document_of(const InstanceRecord& record) {
-  json doc = record_to_json(record, /*include_secrets=*/true);
-  doc.erase("created_at");  // columns hold them; a copy in doc could only drift
-  doc.erase("updated_at");
-  try {
-    return doc.dump();
-  } catch (const json::exception&) {
-    throw StoreError(Kind::kInvalid, "the record holds text that is not valid UTF-8");
-  }
 }
 
 User user_from_row(const PgRows& rows, int row) {

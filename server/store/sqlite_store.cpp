@@ -15,14 +15,12 @@
 #include <utility>
 
 #include "cloudmeta/ip_key.hpp"
-#include "cloudmeta/record_json.hpp"
 #include "cloudmeta/schema.hpp"
 
 namespace cloudmeta::store {
 namespace {
 
 using Kind = StoreError::Kind;
-using nlohmann::json;
 
 // Long enough to ride out another process's write transaction (they are short), short enough
 // that a wedged lock surfaces as kUnavailable instead of a hung admin request.
@@ -232,27 +230,6 @@ SQLite::Database open_database(const std::string& path) {
     return SQLite::Database(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE, kBusyTimeoutMs);
   } catch (const SQLite::Exception& e) {
     throw store_error(e, "opening " + path);
-  }
-}
-
-// The record as it will be stored: validated and normalised exactly as the admin API would, so
-// that every stored document reads back (record_from_json) without error.
-InstanceRecord normalised(const InstanceRecord& record) {
-  try {
-    return record_from_json(record_to_json(record, true));
-  } catch (const ValidationError& e) {
-    throw StoreError(Kind::kInvalid, e.what());
-  }
-}
-
-std::string document_of(const InstanceRecord& record) {
-  json doc = record_to_json(record, true);
-  doc.erase("created_at");  // columns hold them; a copy in doc could only drift
-  doc.erase("updated_at");
-  try {
-    return doc.dump();
-  } catch (const json::exception&) {
-    throw StoreError(Kind::kInvalid, "the record holds text that is not valid UTF-8");
   }
 }
 

@@ -235,11 +235,11 @@ TEST_CASE("healthz is 503 while the database does not answer") {
   CHECK(h.send(Request{verb::get, "/healthz", 11}).result() == status::ok);
 }
 
-TEST_CASE("a damaged row is a 500 with a generic message and a logged request id") {
+TEST_CASE("a damaged database is a 500 with a generic message and a logged request id") {
   Harness h;
   REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
   SQLite::Database other(h.db_path(), SQLite::OPEN_READWRITE);
-  other.exec("UPDATE instances SET doc = 'not json'");
+  other.exec("DELETE FROM instance_revision");
 
   TempDir dir;
   Response res;
@@ -642,4 +642,140 @@ TEST_CASE("list filters: ip (canonicalised), tag=k=v, tag=k, all must match") {
   check_error(h.send(verb::get, "/api/v1/instances?tags=env"), status::bad_request, "tags");
   check_error(h.send(verb::get, "/api/v1/instances?tag="), status::bad_request, "tag");
   check_error(h.send(verb::get, "/api/v1/instances?tag=%G1"), status::bad_request);
+}
+
+namespace {
+
+// Changes one row's document behind the API's back, as a person with psql or a newer cloudmeta
+// sharing the database would (the latter bumps the revision, as every write does).
+void write_stored_document(Harness& h, const std::string& id, const std::string& doc) {
+  SQLite::Database other(h.db_path(), SQLite::OPEN_READWRITE);
+  SQLite::Statement update(other, "UPDATE instances SET doc = ? WHERE instance_id = ?");
+  update.bind(1, doc);
+  update.bind(2, id);
+  REQUIRE(update.exec() == 1);
+  other.exec("UPDATE instance_revision SET value = value + 1");
+}
+
+json stored_document(Harness& h, const std::string& id) {
+  SQLite::Database other(h.db_path(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(other, "SELECT doc FROM instances WHERE instance_id = ?");
+  q.bind(1, id);
+  REQUIRE(q.executeStep());
+  return json::parse(q.getColumn(0).getString());
+}
+
+}  // namespace
+
+TEST_CASE("a stored row that does not decode is listed flagged, shown, replaced and deleted") {
+  Harness h;
+  json with_secrets = sample();
+  with_secrets["iam"] = {{"role", "web"},
+                         {"access_key_id", "ASIAEXAMPLEEXAMPLE01"},
+                         {"secret_access_key", "very-secret-key"},
+                         {"token", "very-secret-token"},
+                         {"expiration", "2030-01-01T00:00:00Z"}};
+  REQUIRE(h.send(verb::post, "/api/v1/instances", with_secrets).result() == status::created);
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.6")).result() ==
+          status::created);
+  // A value a newer version may allow and this one refuses.
+  json doc = stored_document(h, kId);
+  doc["architecture"] = "riscv64";
+  write_stored_document(h, kId, doc.dump());
+  const std::string path = std::string("/api/v1/instances/") + kId;
+
+  // Listing goes on: the row with what its columns say and why it is flagged, nothing else.
+  const json all = h.list();
+  REQUIRE(all["count"] == 2);
+  CHECK(all["total"] == 2);
+  const json& flagged = all["instances"][0];
+  CHECK(flagged["instance_id"] == kId);
+  CHECK(flagged["ip"] == "10.0.0.5");
+  CHECK(flagged["invalid"].get<std::string>().find("architecture") != std::string::npos);
+  CHECK_FALSE(flagged.contains("hostname"));
+  CHECK_FALSE(flagged.contains("iam"));
+  CHECK_FALSE(flagged["created_at"].get<std::string>().empty());
+  CHECK_FALSE(all["instances"][1].contains("invalid"));
+  CHECK(all["instances"][1]["hostname"] == "web-1");
+  const json only_invalid = h.list("?invalid=true");
+  CHECK(only_invalid["total"] == 1);
+  CHECK(only_invalid["instances"][0]["instance_id"] == kId);
+  CHECK(h.list("?invalid=false")["instances"][0]["instance_id"] == kOtherId);
+  check_error(h.send(verb::get, "/api/v1/instances?invalid=yes"), status::bad_request, "invalid");
+
+  // GET: the same, plus the stored document for whoever repairs it.
+  Response res = h.send(verb::get, path);
+  REQUIRE(res.result() == status::ok);
+  const json shown = body_of(res);
+  CHECK(shown["invalid"] == flagged["invalid"]);
+  CHECK(shown["stored_document"] == doc);
+
+  // Nothing to merge a patch onto; nothing to show as served.
+  res = h.send(verb::patch, path, json{{"hostname", "web-2"}});
+  check_error(res, status::conflict);
+  CHECK(body_of(res)["error"].get<std::string>().find("PUT a whole record") != std::string::npos);
+  res = h.send(verb::get, path + "/rendered");
+  check_error(res, status::not_found);
+  CHECK(body_of(res)["error"].get<std::string>().find("cannot decode") != std::string::npos);
+  // The GET body sent back as it is: refused with the reason, not taken as an empty record.
+  res = h.send(verb::put, path, shown);
+  check_error(res, status::bad_request, "invalid");
+
+  // PUT replaces it with a valid record, served at once.
+  res = h.send(verb::put, path, sample(kId, "10.0.0.7"));
+  REQUIRE(res.result() == status::ok);
+  CHECK_FALSE(body_of(res).contains("invalid"));
+  CHECK(body_of(h.send(verb::get, path))["ip"] == "10.0.0.7");
+  CHECK(h.served("10.0.0.7"));
+  const json audit = body_of(h.send(verb::get, std::string("/api/v1/audit?instance_id=") + kId));
+  const json update = audit["entries"][0];
+  CHECK(update["action"] == "instance.update");
+  CHECK(update["before"]["invalid"] == flagged["invalid"]);
+  CHECK(update["before"].dump().find("very-secret") == std::string::npos);
+
+  // DELETE removes one.
+  write_stored_document(h, kId, "{\"instance_id\": ");
+  CHECK(h.list("?invalid=true")["instances"][0]["invalid"] ==
+        "the stored document is not JSON");
+  CHECK(body_of(h.send(verb::get, path))["stored_document"] == "{\"instance_id\": ");
+  CHECK(h.send(verb::delete_, path).result() == status::no_content);
+  CHECK(h.send(verb::get, path).result() == status::not_found);
+  CHECK(h.list()["total"] == 1);
+}
+
+TEST_CASE("fields a newer version stored survive PUT and PATCH through this one") {
+  Harness h;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  const std::string path = std::string("/api/v1/instances/") + kId;
+  json doc = stored_document(h, kId);
+  doc["placement"] = {{"group_name", "g1"}, {"partition_number", 2}};
+  doc["metadata_options"]["http_protocol_ipv6"] = "enabled";
+  doc["iam"]["source_identity"] = "ci";
+  write_stored_document(h, kId, doc.dump());
+
+  // Shown as this version knows the record: a client of it cannot send them back anyway.
+  const json shown = body_of(h.send(verb::get, path));
+  CHECK_FALSE(shown.contains("invalid"));
+  CHECK_FALSE(shown.contains("placement"));
+  CHECK_FALSE(shown["metadata_options"].contains("http_protocol_ipv6"));
+  CHECK(shown["hostname"] == "web-1");
+  CHECK(h.list()["instances"][0]["hostname"] == "web-1");
+
+  const auto check_kept = [&](const json& stored) {
+    CHECK(stored["placement"] == doc["placement"]);
+    CHECK(stored["metadata_options"]["http_protocol_ipv6"] == "enabled");
+    CHECK(stored["iam"]["source_identity"] == "ci");
+  };
+  REQUIRE(h.send(verb::patch, path, json{{"hostname", "web-2"}}).result() == status::ok);
+  check_kept(stored_document(h, kId));
+  CHECK(stored_document(h, kId)["hostname"] == "web-2");
+  json replacement = sample();
+  replacement["hostname"] = "web-3";
+  REQUIRE(h.send(verb::put, path, replacement).result() == status::ok);
+  check_kept(stored_document(h, kId));
+  CHECK(stored_document(h, kId)["hostname"] == "web-3");
+
+  // From a client they are still typos.
+  replacement["placement"] = doc["placement"];
+  check_error(h.send(verb::put, path, replacement), status::bad_request, "placement");
 }

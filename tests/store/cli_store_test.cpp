@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <SQLiteCpp/Database.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -229,4 +230,73 @@ TEST_CASE("import: a bad line names its number and nothing is written") {
                                        record_line(1) + "{\"instance_id\": 5}\n" + record_line(3));
   check_one_error_line(run({"import", "--input", input}), 1, "line 2: ");
   CHECK(db.open()->list_instances().empty());
+}
+
+namespace {
+
+void set_stored_document(const TempDatabase& db, const std::string& id, const std::string& doc) {
+  SQLite::Database raw(db.file(), SQLite::OPEN_READWRITE);
+  SQLite::Statement update(raw, "UPDATE instances SET doc = ? WHERE instance_id = ?");
+  update.bind(1, doc);
+  update.bind(2, id);
+  REQUIRE(update.exec() == 1);
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+// One row that does not decode must not stop a backup or a move: the rest is exported, the row
+// named, and the exit status says the export is incomplete (3, not 1: the output is good).
+TEST_CASE("export: a row that does not decode is left out and named, the rest stays importable") {
+  TempDatabase db;
+  const std::string seed =
+      write_file(db, "seed.jsonl", record_line(1) + record_line(2) + record_line(3));
+  REQUIRE(run({"import", "--input", seed}).code == 0);
+  set_stored_document(db, "i-00000000000000002", R"({"instance_id": 5, "ip": "10.4.0.2"})");
+  // A newer version's field: exported as this version knows the record, without it.
+  set_stored_document(
+      db, "i-00000000000000003",
+      R"({"instance_id": "i-00000000000000003", "ip": "10.4.0.3", "hostname": "h3-old",)"
+      R"( "zone": 1})");
+
+  const Result to_stdout = run({"export"});
+  CHECK(to_stdout.code == 3);
+  const auto lines = lines_of(to_stdout.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(nlohmann::json::parse(lines[0])["instance_id"] == "i-00000000000000001");
+  CHECK(nlohmann::json::parse(lines[1])["hostname"] == "h3-old");
+  CHECK_FALSE(nlohmann::json::parse(lines[1]).contains("zone"));
+  CHECK(to_stdout.err ==
+        "cloudmeta: not exported: instance i-00000000000000002: the stored document is invalid:"
+        " instance_id: must be a string\n");
+
+  const std::string file = db.path("out.jsonl");
+  const Result to_file = run({"export", "--output", file});
+  CHECK(to_file.code == 3);
+  CHECK(to_file.err.find("Exported 2 instance records to " + file + ".\n") == 0);
+  CHECK(to_file.err.find("not exported: instance i-00000000000000002") != std::string::npos);
+
+  // import replaces the row that does not decode, and keeps the newer version's field.
+  const Result repaired = run({"import", "--input", seed});
+  CHECK(repaired.code == 0);
+  CHECK(repaired.out == "Imported: 0 created, 2 replaced, 1 unchanged.\n");
+  CHECK(run({"export"}).code == 0);
+  {
+    SQLite::Database raw(db.file(), SQLite::OPEN_READONLY);
+    const std::string doc =
+        raw.execAndGet("SELECT doc FROM instances WHERE instance_id = 'i-00000000000000003'")
+            .getString();
+    CHECK(nlohmann::json::parse(doc)["zone"] == 1);
+  }
+
+  TempDatabase target;  // DATABASE_URL now names it
+  const Result imported = run({"import", "--input", file});
+  CHECK(imported.code == 0);
+  CHECK(imported.out == "Imported: 2 created, 0 replaced, 0 unchanged.\n");
 }

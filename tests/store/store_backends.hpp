@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <vector>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 
 #include "pg_test_database.hpp"
 
@@ -28,12 +31,24 @@ struct SqliteBackend {
   SqliteBackend(const SqliteBackend&) = delete;
   SqliteBackend& operator=(const SqliteBackend&) = delete;
   std::string url() const { return "sqlite://" + dir_ + "/store.db"; }
+  // Runs one statement outside any Store (a hand edit, another program) and returns the first
+  // column of every row.
+  std::vector<std::string> sql(const std::string& statement) const {
+    SQLite::Database db(dir_ + "/store.db", SQLite::OPEN_READWRITE);
+    SQLite::Statement q(db, statement);
+    std::vector<std::string> out;
+    while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+    return out;
+  }
   std::string dir_;
 };
 
 struct PostgresBackend {
   static constexpr const char* kDialect = "postgres";
   std::string url() const { return db.url("sslmode=disable"); }
+  std::vector<std::string> sql(const std::string& statement) const {
+    return db.column(statement);
+  }
   PgTestDatabase db;
 };
 

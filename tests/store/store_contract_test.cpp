@@ -547,3 +547,140 @@ TEST_CASE_TEMPLATE("store contract: one store serves several threads at once", B
   CHECK(store->list_instances().size() == kThreads * kEach);
   CHECK(store->revision() == kThreads * kEach);
 }
+
+namespace {
+
+// A text literal for a statement run outside the Store.
+std::string sql_literal(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+// What a person with a SQL shell, or a newer cloudmeta sharing the database, can leave in a row.
+// Each must leave the row listed (flagged, with what its columns say), findable, replaceable and
+// deletable, and the other rows readable.
+TEST_CASE_TEMPLATE("store contract: a row that does not decode comes back flagged, not as an error",
+                   B, BACKENDS) {
+  const std::string id = "i-0123456789abcdef0";
+  const std::string other_id = "i-00000000000000001";
+  const struct {
+    const char* what;
+    std::string doc;
+    const char* reason;
+  } cases[] = {
+      {"not JSON", R"({"instance_id": )", "not JSON"},
+      {"not an object", "[1, 2]", "must be a JSON object"},
+      {"a value of the wrong type", R"({"instance_id": 5, "ip": "10.0.0.5"})", "instance_id"},
+      {"a value this version refuses",
+       R"({"instance_id": "i-0123456789abcdef0", "ip": "10.0.0.5", "architecture": "riscv64"})",
+       "architecture"},
+      {"a rule across fields",
+       R"({"instance_id": "i-0123456789abcdef0", "ip": "10.0.0.5", "region": "eu-west-1",)"
+       R"( "availability_zone": "us-east-1a"})",
+       "availability_zone"},
+      {"columns and document disagreeing",
+       R"({"instance_id": "i-0fedcba9876543210", "ip": "10.0.0.5"})", "disagrees"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    Fixture<B> f;
+    auto store = f.open_migrated();
+    store->insert_instance(sample(id, "10.0.0.5"));
+    store->insert_instance(sample(other_id, "10.0.0.6"));
+    f.backend.sql("UPDATE instances SET doc = " + sql_literal(c.doc) + " WHERE instance_id = '" +
+                  id + "'");
+
+    std::vector<cm::InstanceRecord> rows;
+    REQUIRE_NOTHROW(rows = store->list_instances());
+    REQUIRE(rows.size() == 2);
+    CHECK_FALSE(rows[0].invalid);
+    check_same(rows[0], sample(other_id, "10.0.0.6"));
+    const cm::InstanceRecord& bad = rows[1];
+    REQUIRE(bad.invalid);
+    CHECK(bad.invalid->reason.find(c.reason) != std::string::npos);
+    CHECK(bad.invalid->document == c.doc);
+    CHECK(bad.instance_id == id);
+    CHECK(bad.ip == "10.0.0.5");
+    CHECK_FALSE(bad.created_at.empty());
+    CHECK(bad.hostname.empty());
+    CHECK(cm::record_to_json(bad) == json{{"instance_id", id},
+                                          {"ip", "10.0.0.5"},
+                                          {"invalid", bad.invalid->reason},
+                                          {"created_at", bad.created_at},
+                                          {"updated_at", bad.updated_at}});
+    REQUIRE(store->find_instance(id));
+    CHECK(store->find_instance(id)->invalid);
+    REQUIRE(store->find_instance_by_ip("10.0.0.5"));
+    CHECK(store->find_instance_by_ip("10.0.0.5")->instance_id == id);
+
+    // The metadata surface has nothing to serve from it: decode() still refuses it.
+    std::size_t refused = 0;
+    store->scan_instances([&](cm::StoredInstance&& row) {
+      if (row.instance_id != id) return;
+      const auto e = store_error_of([&] { cm::decode(row); });
+      CHECK(e.kind() == Kind::kCorrupt);
+      CHECK(std::string(e.what()).find(id) != std::string::npos);
+      ++refused;
+    });
+    CHECK(refused == 1);
+
+    // A flagged record holds nothing to write back.
+    CHECK(store_error_of([&] { store->update_instance(bad); }).kind() == Kind::kInvalid);
+
+    // A whole record replaces it; or it can be deleted.
+    store->update_instance(sample(id, "10.0.0.7"));
+    auto fixed = store->find_instance(id);
+    REQUIRE(fixed);
+    CHECK_FALSE(fixed->invalid);
+    check_same(*fixed, sample(id, "10.0.0.7"));
+    f.backend.sql("UPDATE instances SET doc = " + sql_literal(c.doc) + " WHERE instance_id = '" +
+                  id + "'");
+    CHECK(store->delete_instance(id));
+    CHECK_FALSE(store->find_instance(id));
+    CHECK(store->list_instances().size() == 1);
+  }
+}
+
+// A rolling upgrade: a newer cloudmeta adds fields to the documents; a host not yet upgraded must
+// read those rows as usual and, writing one, keep what it does not know.
+TEST_CASE_TEMPLATE("store contract: members a newer version wrote are read aside and written back",
+                   B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  store->insert_instance(sample());
+  json doc = json::parse(f.backend.sql("SELECT doc FROM instances").at(0));
+  const json placement = {{"group_name", "g1"}, {"partition_number", 2}};
+  doc["placement"] = placement;
+  doc["iam"]["source_identity"] = "ci";
+  doc["metadata_options"]["http_protocol_ipv6"] = "enabled";
+  f.backend.sql("UPDATE instances SET doc = " + sql_literal(doc.dump()));
+
+  const json unknown = {{"placement", placement},
+                        {"iam", {{"source_identity", "ci"}}},
+                        {"metadata_options", {{"http_protocol_ipv6", "enabled"}}}};
+  auto read = store->find_instance("i-0123456789abcdef0");
+  REQUIRE(read);
+  CHECK_FALSE(read->invalid);
+  CHECK(read->unknown_fields == unknown);
+  check_same(*read, sample());
+  CHECK(store->list_instances().at(0).unknown_fields == unknown);
+  CHECK_FALSE(cm::record_to_json(*read).contains("placement"));
+
+  read->hostname = "web-2";
+  read->metadata_options.http_put_response_hop_limit = 3;
+  const auto written = store->update_instance(*read);
+  CHECK(written.unknown_fields == unknown);
+  const json after = json::parse(f.backend.sql("SELECT doc FROM instances").at(0));
+  CHECK(after["placement"] == placement);
+  CHECK(after["iam"]["source_identity"] == "ci");
+  CHECK(after["metadata_options"]["http_protocol_ipv6"] == "enabled");
+  CHECK(after["metadata_options"]["http_put_response_hop_limit"] == 3);
+  CHECK(after["hostname"] == "web-2");
+  CHECK(store->find_instance("i-0123456789abcdef0")->unknown_fields == unknown);
+}

@@ -437,3 +437,42 @@ TEST_CASE("the error message names the field") {
     CHECK(std::string(e.what()).rfind("tags.Name: ", 0) == 0);
   }
 }
+
+TEST_CASE("a stored document keeps members this version does not know, a request refuses them") {
+  const json doc = with(full(), {{"placement", {{"group_name", "g1"}}},
+                                 {"iam", {{"source_identity", "ci"}}},
+                                 {"metadata_options", {{"http_protocol_ipv6", "enabled"}}}});
+  const InstanceRecord stored = cloudmeta::record_from_stored_json(doc);
+  CHECK(stored.unknown_fields == json{{"placement", {{"group_name", "g1"}}},
+                                      {"iam", {{"source_identity", "ci"}}},
+                                      {"metadata_options", {{"http_protocol_ipv6", "enabled"}}}});
+  CHECK(record_to_json(stored) == record_to_json(record_from_json(full())));
+  CHECK(record_from_json(full()).unknown_fields == json::object());
+
+  CHECK(refused_field(with(full(), {{"placement", "x"}})) == "placement");
+  CHECK(refused_field(with(full(), {{"iam", {{"source_identity", "ci"}}}})) ==
+        "iam.source_identity");
+  CHECK(refused_field(with(full(), {{"metadata_options", {{"http_protocol_ipv6", "x"}}}})) ==
+        "metadata_options.http_protocol_ipv6");
+  // A known member with a value this version refuses is still refused, stored or not.
+  CHECK_THROWS_AS(cloudmeta::record_from_stored_json(with(full(), {{"architecture", "riscv64"}})),
+                  ValidationError);
+}
+
+TEST_CASE("a record flagged invalid shows only its columns and the reason, and cannot be sent") {
+  InstanceRecord r;
+  r.instance_id = "i-0123456789abcdef0";
+  r.ip = "10.0.0.5";
+  r.hostname = "not shown";
+  r.created_at = "2026-01-01T00:00:00Z";
+  r.updated_at = "2026-01-02T00:00:00Z";
+  r.invalid = InstanceRecord::Undecodable{"the stored document is not JSON", "{"};
+  const json shown = record_to_json(r);
+  CHECK(shown == json{{"instance_id", "i-0123456789abcdef0"},
+                      {"ip", "10.0.0.5"},
+                      {"invalid", "the stored document is not JSON"},
+                      {"created_at", "2026-01-01T00:00:00Z"},
+                      {"updated_at", "2026-01-02T00:00:00Z"}});
+  CHECK(record_to_json(r, false) == shown);
+  CHECK(refused_field(shown) == "invalid");
+}
