@@ -10,6 +10,7 @@
 #include "api_error.hpp"
 #include "audit.hpp"
 #include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/json_depth.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "instance_query.hpp"
@@ -84,16 +85,15 @@ void wrote(const RouteContext& ctx, std::string_view action, const std::string& 
   audit_instance_change(ctx, action, id, before, after);
 }
 
-// Printing JSON recurses once per level; no record nests this deep.
-constexpr std::size_t kMaxShownDepth = 64;
-
 // The document of a row that did not decode, for the operator who repairs it: as JSON when it
 // parses, so that it can be corrected and PUT back, else as text (bytes that are not UTF-8
-// become U+FFFD). Secrets included, as in the GET of any record; the audit log and the logs
-// never get it.
+// become U+FFFD; as text too when it nests too deep to print as JSON). Secrets included, as in
+// the GET of any record; the audit log and the logs never get it.
 nlohmann::json stored_document(const std::string& text) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-  if (!doc.is_discarded() && !nested_deeper_than(doc, kMaxShownDepth)) return doc;
+  if (find_excess_nesting(text, kMaxJsonDepth) == std::string_view::npos) {
+    nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+    if (!doc.is_discarded()) return doc;
+  }
   return nlohmann::json::parse(
       nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

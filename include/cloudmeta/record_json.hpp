@@ -3,7 +3,6 @@
 // Pure functions, thread-safe. Throws ValidationError naming the offending field.
 #pragma once
 
-#include <cstddef>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +22,8 @@ InstanceRecord record_from_json(const nlohmann::json& body);
 // rules as record_from_json, except that members this version does not know (at the top level,
 // and inside iam and metadata_options, the objects whose names it fixes) are kept in
 // record.unknown_fields instead of refused. A newer version's value that breaks one of this
-// version's rules still fails (ValidationError): it cannot be served or edited as it is.
+// version's rules still fails (ValidationError): it cannot be served or edited as it is. The
+// caller bounds the document's nesting first (json_depth.hpp): the members kept are copied.
 InstanceRecord record_from_stored_json(const nlohmann::json& doc);
 
 // The record as the admin API returns it. With include_secrets=false the IAM secret key and
@@ -34,11 +34,6 @@ nlohmann::json record_to_json(const InstanceRecord& record, bool include_secrets
 
 // Rules that span fields or need the whole record; record_from_json calls it.
 void validate_record(const InstanceRecord& record);
-
-// Whether arrays and objects nest more than `limit` levels in value ("x" is 0 levels, [] and
-// {"a": "x"} 1, [[]] 2), found without recursion: for JSON that no rule has bounded yet, before it is copied
-// or printed (both recurse once per level).
-bool nested_deeper_than(const nlohmann::json& value, std::size_t limit);
 
 // Canonical text of an IP address ("::ffff:10.0.0.1" -> "10.0.0.1"), or ValidationError.
 std::string canonical_ip(const std::string& text, const std::string& field);

@@ -27,9 +27,6 @@ using nlohmann::json;
 using namespace record_checks;
 
 constexpr int kMaxExtraDepth = 8;
-// A member kept from a stored document is copied and printed again, both recursively, one stack
-// frame per level: deeper than this it is taken for damage (no cloudmeta nests a field so).
-constexpr std::size_t kMaxUnknownDepth = 32;
 
 [[noreturn]] void fail(const std::string& field, const std::string& message) {
   throw ValidationError(field, message);
@@ -130,11 +127,7 @@ class UnknownMembers {
   explicit UnknownMembers(json* kept) : kept_(kept) {}
   // `section` is "" for the top level, else the object's name ("iam").
   void take(const std::string& section, const std::string& key, const json& value) {
-    const std::string field = section.empty() ? key : section + "." + key;
-    if (!kept_) fail(field, "unknown field");
-    if (nested_deeper_than(value, kMaxUnknownDepth)) {
-      fail(field, "unknown field nested deeper than " + std::to_string(kMaxUnknownDepth));
-    }
+    if (!kept_) fail(section.empty() ? key : section + "." + key, "unknown field");
     if (section.empty()) {
       (*kept_)[key] = value;
     } else {
@@ -246,18 +239,6 @@ std::optional<std::string> parse_user_data(const json& text, const json& b64) {
 }
 
 }  // namespace
-
-bool nested_deeper_than(const json& value, std::size_t limit) {
-  std::vector<std::pair<const json*, std::size_t>> pending{{&value, 1}};
-  while (!pending.empty()) {
-    const auto [node, depth] = pending.back();
-    pending.pop_back();
-    if (!node->is_structured()) continue;
-    if (depth > limit) return true;
-    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
-  }
-  return false;
-}
 
 std::string canonical_ip(const std::string& text, const std::string& field) {
   auto ip = IpKey::parse(text);

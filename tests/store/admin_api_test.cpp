@@ -738,6 +738,9 @@ TEST_CASE("a stored row that does not decode is listed flagged, shown, replaced 
   CHECK(h.list("?invalid=true")["instances"][0]["invalid"] ==
         "the stored document is not JSON");
   CHECK(body_of(h.send(verb::get, path))["stored_document"] == "{\"instance_id\": ");
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  write_stored_document(h, kId, deep);
+  CHECK(body_of(h.send(verb::get, path))["stored_document"] == deep);  // as text, not recursed
   CHECK(h.send(verb::delete_, path).result() == status::no_content);
   CHECK(h.send(verb::get, path).result() == status::not_found);
   CHECK(h.list()["total"] == 1);
