@@ -62,6 +62,7 @@ struct World {
   TokenAuthority tokens{"hotpath-bench-secret"};
   http_server::RateLimiter rate_limiter{0, 0};  // the default: rate limiting off
   IpKey caller;
+  std::string proxy_list;  // the session's per-connection buffer for a joined proxy header
   // Taken once per connection by the session; its latency comes from clock readings the
   // connection's deadline already takes, so the harness passes a typical one.
   metrics::ImdsShard* shard = &metrics::registry().imds_shard();
@@ -114,9 +115,10 @@ std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std:
     std::exit(2);
   }
   const auto& req = parser.get();
-  const auto headers = http_server::read_imds_headers(req);
-  const auto identity = identify_caller(w.caller, headers.x_forwarded_for, headers.x_real_ip,
-                                        w.config.trusted_proxies);
+  const auto headers =
+      http_server::read_imds_headers(req, w.config.trusted_proxy_header, w.proxy_list);
+  const auto identity = identify_caller(w.caller, headers.forwarding, w.config.trusted_proxies,
+                                        w.config.trusted_proxy_header);
   imds::Request view;
   view.method = req.method() == http::verb::put ? imds::Method::kPut : imds::Method::kGet;
   view.target = req.target();

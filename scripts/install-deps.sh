@@ -28,9 +28,12 @@ test_packages=(
   chromium                    # the admin page's browser tests (tests/browser, playwright-core)
   strace                      # shows export --output creates its file 0600 in open() itself
 )
-# Wanted for promtool alone (tests/clients/test_promtool.sh lints a real /metrics scrape); the
-# Prometheus server in the same package must never run here (see install_without_service).
-service_test_packages=(prometheus)
+# Packages whose daemons must never run here as services (see install_without_service), each
+# with the unit its postinst enables: prometheus for promtool alone
+# (tests/clients/test_promtool.sh lints a real /metrics scrape); nginx-light and haproxy, started
+# by tests/clients/trusted_proxy.py itself from a configuration in a temp dir, as real proxies in
+# front of cloudmeta.
+declare -A service_test_packages=([prometheus]=prometheus [nginx-light]=nginx [haproxy]=haproxy)
 
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
@@ -62,13 +65,13 @@ install_without_service() {
   [ "$status" = 0 ] || return "$status"
   for p in "${missing[@]}"; do
     if [ -d /run/systemd/system ]; then
-      $sudo systemctl disable --now --quiet "$p.service"
+      $sudo systemctl disable --now --quiet "${service_test_packages[$p]}.service"
     else
-      $sudo systemctl --root=/ disable --quiet "$p.service"
+      $sudo systemctl --root=/ disable --quiet "${service_test_packages[$p]}.service"
     fi
   done
 }
-if [ "${1:-}" != "--build-only" ]; then install_without_service "${service_test_packages[@]}"; fi
+if [ "${1:-}" != "--build-only" ]; then install_without_service "${!service_test_packages[@]}"; fi
 
 # The browser tests' npm packages (playwright-core only; it drives Debian's chromium and downloads
 # no browser). Node.js and npm come from Debian unless a node with npm is already installed.

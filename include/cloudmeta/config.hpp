@@ -36,6 +36,10 @@ struct Limits {
   double burst_per_source = 0;  // token-bucket size; 0 -> same as rate_per_source
 };
 
+// The header in which a trusted proxy names the caller (TRUSTED_PROXY_HEADER): one, never both,
+// or a caller could pick whichever of the two its proxy leaves as the caller sent it.
+enum class ProxyHeader { kXForwardedFor, kXRealIp };
+
 struct Config {
   std::string bind = "0.0.0.0";
   std::uint16_t port = 8000;  // 0 = any free port (tests); the chosen port is logged
@@ -48,6 +52,7 @@ struct Config {
   LogFormat log_format = LogFormat::kText;
   std::vector<Cidr> trusted_proxies;
   std::string trusted_proxies_text;  // TRUSTED_PROXIES as given, for describe()
+  ProxyHeader trusted_proxy_header = ProxyHeader::kXForwardedFor;
   Limits imds_limits;
   Limits admin_limits{.body_limit = 1024 * 1024};  // instance records with 16 KiB user-data
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for

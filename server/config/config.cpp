@@ -135,7 +135,9 @@ const OtherSetting kOtherSettings[] = {
     {"LOG_LEVEL", "info", "debug | info | warn | error"},
     {"LOG_FORMAT", "text", "text (key=value) | json (one object per line)"},
     {"TRUSTED_PROXIES", "(none)",
-     "proxy addresses/CIDRs (comma/space list) whose X-Forwarded-For counts"},
+     "proxy addresses/CIDRs (comma/space list) whose TRUSTED_PROXY_HEADER names the caller"},
+    {"TRUSTED_PROXY_HEADER", "x-forwarded-for",
+     "x-forwarded-for | x-real-ip: the one header in which a trusted proxy names the caller"},
     {"METRICS_PUBLIC", "false",
      "true: GET /metrics on the admin port needs no credentials (a scraper on a trusted network)"},
     {"ADMIN_ALLOWED_HOSTS", "localhost",
@@ -282,6 +284,17 @@ std::string joined(const std::vector<std::string>& names) {
   return out;
 }
 
+ProxyHeader parse_proxy_header(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "x-forwarded-for") return ProxyHeader::kXForwardedFor;
+  if (v == "x-real-ip") return ProxyHeader::kXRealIp;
+  fail("TRUSTED_PROXY_HEADER", "one of x-forwarded-for, x-real-ip", value);
+}
+
+std::string_view proxy_header_name(ProxyHeader h) {
+  return h == ProxyHeader::kXRealIp ? "x-real-ip" : "x-forwarded-for";
+}
+
 std::string_view format_name(LogFormat f) { return f == LogFormat::kJson ? "json" : "text"; }
 
 }  // namespace
@@ -320,6 +333,7 @@ Config Config::from_env(const Lookup& lookup) {
     c.trusted_proxies = std::move(*cidrs);
     c.trusted_proxies_text = *v;
   }
+  if (auto v = get("TRUSTED_PROXY_HEADER")) c.trusted_proxy_header = parse_proxy_header(*v);
   return c;
 }
 
@@ -340,6 +354,7 @@ std::string Config::describe() const {
   add("LOG_LEVEL", log_level_name(log_level));
   add("LOG_FORMAT", format_name(log_format));
   add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);
+  add("TRUSTED_PROXY_HEADER", proxy_header_name(trusted_proxy_header));
   add("METRICS_PUBLIC", metrics_public ? "true" : "false");
   add("ADMIN_ALLOWED_HOSTS", joined(admin_allowed_hosts));
   return out;

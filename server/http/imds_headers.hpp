@@ -2,29 +2,36 @@
 // Beast's fields.find() walks a case-insensitive tree per name: four lookups cost about 1,200
 // instructions per IMDSv2 GET (callgrind, in process), where one scan of the three to five fields
 // a client sends, comparing lengths first, cut the request by ~840 (GET ~90: docs/benchmarks.md).
-// The first of repeated fields wins, as fields.find() had it. Connection is read in the same pass
-// for keep_alive() below (Beast's request.keep_alive() looks the field up again: ~480
-// instructions of a new-connection GET that sends "Connection: close").
+// The first of repeated fields wins, as fields.find() had it, except the proxy header
+// (TRUSTED_PROXY_HEADER): its lines are one list (RFC 9110 5.3), and the line a proxy added
+// (HAProxy's `option forwardfor` adds one below the caller's own) is the one that counts, so
+// every line is read and joined in order. Only a second line copies, into the connection's
+// `joined` buffer (its capacity stays): a request with none or one allocates nothing.
+// Connection is read in the same pass for keep_alive() below (Beast's request.keep_alive() looks
+// the field up again: ~480 instructions of a new-connection GET that sends "Connection: close").
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "cloudmeta/asio.hpp"
+#include "cloudmeta/caller_identity.hpp"
+#include "cloudmeta/config.hpp"
 #include "cloudmeta/imds.hpp"
 
 namespace cloudmeta::http_server {
 
 struct ImdsHeaders {
-  std::optional<std::string_view> x_forwarded_for;
-  std::optional<std::string_view> x_real_ip;
+  ForwardingFields forwarding;  // views into the request, or into `joined`
   std::optional<std::string_view> token;  // imds::kTokenHeader
   std::optional<std::string_view> ttl;    // imds::kTtlHeader
   std::optional<std::string_view> connection;
 };
 
 template <class Fields>
-ImdsHeaders read_imds_headers(const Fields& fields) {
+ImdsHeaders read_imds_headers(const Fields& fields, ProxyHeader proxy_header,
+                              std::string& joined) {
   static constexpr std::string_view kForwardedFor = "X-Forwarded-For";
   static constexpr std::string_view kRealIp = "X-Real-IP";
   static constexpr std::string_view kConnection = "Connection";
@@ -33,17 +40,39 @@ ImdsHeaders read_imds_headers(const Fields& fields) {
                        std::string_view name, std::string_view value) {
     if (!slot && beast::iequals(name, wanted)) slot = value;
   };
+  std::optional<std::string_view>& list = h.forwarding.proxy_list;
+  bool list_joined = false;
+  const auto add_line = [&](std::string_view line) {
+    if (!list) {
+      list = line;
+      return;
+    }
+    if (!list_joined) joined.assign(*list);
+    list_joined = true;
+    joined += ", ";
+    joined += line;
+  };
   for (const auto& field : fields) {
     const std::string_view name = field.name_string();
     switch (name.size()) {  // the five names differ in length
-      case kForwardedFor.size(): take(h.x_forwarded_for, kForwardedFor, name, field.value()); break;
-      case kRealIp.size(): take(h.x_real_ip, kRealIp, name, field.value()); break;
+      case kForwardedFor.size():
+        if (beast::iequals(name, kForwardedFor)) {
+          h.forwarding.x_forwarded_for = true;
+          if (proxy_header == ProxyHeader::kXForwardedFor) add_line(field.value());
+        }
+        break;
+      case kRealIp.size():
+        if (proxy_header == ProxyHeader::kXRealIp && beast::iequals(name, kRealIp)) {
+          add_line(field.value());
+        }
+        break;
       case imds::kTokenHeader.size(): take(h.token, imds::kTokenHeader, name, field.value()); break;
       case imds::kTtlHeader.size(): take(h.ttl, imds::kTtlHeader, name, field.value()); break;
       case kConnection.size(): take(h.connection, kConnection, name, field.value()); break;
       default: break;
     }
   }
+  if (list_joined) list = joined;
   return h;
 }
 

@@ -138,9 +138,10 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const auto start = connection.last_now();
     const bool logging = log_enabled(LogLevel::kInfo);
     const auto& req = parser.get();
-    const ImdsHeaders headers = read_imds_headers(req);
-    const auto identity = identify_caller(peer, headers.x_forwarded_for, headers.x_real_ip,
-                                          context.config.trusted_proxies);
+    const ImdsHeaders headers =
+        read_imds_headers(req, context.config.trusted_proxy_header, scratch->proxy_list);
+    const auto identity = identify_caller(peer, headers.forwarding, context.config.trusted_proxies,
+                                          context.config.trusted_proxy_header);
     imds::Request view;
     view.method = to_method(req.method());
     view.target = req.target();

@@ -27,7 +27,8 @@ ScratchLease::ScratchLease(std::size_t max_buffer) {
 ScratchLease::~ScratchLease() {
   auto& list = free_list();
   if (list.size() >= kMaxPooled || scratch_->buffer.capacity() > kMaxKeptBuffer ||
-      scratch_->head.capacity() > kMaxKeptHead) {
+      scratch_->head.capacity() > kMaxKeptHead ||
+      scratch_->proxy_list.capacity() > kMaxKeptBuffer) {
     return;  // freed with the lease
   }
   scratch_->buffer.clear();  // bytes a client sent after its last request are no one's

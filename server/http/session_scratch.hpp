@@ -1,9 +1,10 @@
 // SessionScratch: a metadata connection's working memory (header-field arena, read buffer,
-// response buffer), kept on a per-thread free list between connections. A connection-per-request
-// client (most SDK calls open one) would otherwise get freshly allocated, cache-cold memory three
-// times per request, and the ~2.5 KiB arena inline would make the session's coroutine frame too
-// big for Asio's frame recycling (1 KiB at most): docs/benchmarks.md, "Where the remaining cost
-// is". Leased and returned on the connection's own thread (one thread per metadata io_context).
+// response buffer, joined proxy header), kept on a per-thread free list between connections. A
+// connection-per-request client (most SDK calls open one) would otherwise get freshly allocated,
+// cache-cold memory three times per request, and the ~2.5 KiB arena inline would make the
+// session's coroutine frame too big for Asio's frame recycling (1 KiB at most):
+// docs/benchmarks.md, "Where the remaining cost is". Leased and returned on the connection's own
+// thread (one thread per metadata io_context).
 #pragma once
 
 #include <cstddef>
@@ -19,6 +20,7 @@ struct SessionScratch {
   FieldsArena arena;         // every request's header fields
   beast::flat_buffer buffer;  // bytes read, not yet parsed
   std::string head;          // the response, head and body: one buffer, one send
+  std::string proxy_list;    // a proxy header sent in several lines, joined (imds_headers.hpp)
 };
 
 class ScratchLease {

@@ -212,5 +212,38 @@ TEST_CASE("imds wire: X-Forwarded-For names the caller only from TRUSTED_PROXIES
   CHECK(d.imds_get("127.0.0.3", "/latest/meta-data/instance-id", forwarded_for_vm).status == 404);
   CHECK(d.imds_get(kVm, "/latest/meta-data/instance-id", {{"X-Forwarded-For", kStranger}}).body ==
         kId);
+  // The trusted proxy's own line comes last (HAProxy adds one below the caller's): it decides,
+  // whatever the caller wrote in the lines above it.
+  const Headers forged_then_proxied = {{"X-Forwarded-For", kVm}, {"X-Forwarded-For", kStranger}};
+  CHECK(d.imds_get("127.0.0.2", "/latest/meta-data/instance-id", forged_then_proxied).status ==
+        404);
+  // X-Real-IP is not the header TRUSTED_PROXY_HEADER names: it names nobody.
+  CHECK(d.imds_get("127.0.0.2", "/latest/meta-data/instance-id", {{"X-Real-IP", kVm}}).status ==
+        404);
+  // A token for the caller the proxy names, unless the caller sent X-Forwarded-For itself.
+  const auto put = [&](const std::string& list) {
+    return d.imds("127.0.0.2", "PUT", "/latest/api/token",
+                  {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}, {"X-Forwarded-For", list}});
+  };
+  CHECK(put(kVm).status == 200);
+  CHECK(put(std::string("127.0.0.200, ") + kVm).status == 403);
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("imds wire: TRUSTED_PROXY_HEADER=x-real-ip reads X-Real-IP alone") {
+  Deployment d(Environment{{"TRUSTED_PROXIES", "127.0.0.2"}, {"TRUSTED_PROXY_HEADER", "x-real-ip"}});
+  d.start();
+  d.create_instance(instance_record(kId, kVm));
+  const char* const path = "/latest/meta-data/instance-id";
+  CHECK(d.imds_get("127.0.0.2", path, {{"X-Real-IP", kVm}}).body == kId);
+  CHECK(d.imds_get("127.0.0.2", path, {{"X-Forwarded-For", kVm}}).status == 404);
+  CHECK(d.imds_get("127.0.0.2", path, {{"X-Forwarded-For", kVm}, {"X-Real-IP", kStranger}})
+            .status == 404);
+  // The caller's own X-Forwarded-For, passed through by the proxy: no token, as on AWS.
+  const Headers ttl = {{"X-aws-ec2-metadata-token-ttl-seconds", "60"}, {"X-Real-IP", kVm}};
+  CHECK(d.imds("127.0.0.2", "PUT", "/latest/api/token", ttl).status == 200);
+  Headers forwarded = ttl;
+  forwarded.push_back({"X-Forwarded-For", "127.0.0.200"});
+  CHECK(d.imds("127.0.0.2", "PUT", "/latest/api/token", forwarded).status == 403);
   CHECK(d.stop() == 0);
 }

@@ -205,6 +205,19 @@ TEST_CASE("ADMIN_ALLOWED_HOSTS: names without port, lower-cased; * alone; localh
             "ADMIN_ALLOWED_HOSTS=a.example,b.example") != std::string::npos);
 }
 
+TEST_CASE("TRUSTED_PROXY_HEADER names one header: X-Forwarded-For unless told X-Real-IP") {
+  using cloudmeta::ProxyHeader;
+  CHECK(parse({}).trusted_proxy_header == ProxyHeader::kXForwardedFor);
+  CHECK(parse({{"TRUSTED_PROXY_HEADER", "X-Real-IP"}}).trusted_proxy_header ==
+        ProxyHeader::kXRealIp);
+  CHECK(parse({{"TRUSTED_PROXY_HEADER", "x-forwarded-for"}}).trusted_proxy_header ==
+        ProxyHeader::kXForwardedFor);
+  CHECK(error_of("TRUSTED_PROXY_HEADER", "both") ==
+        "TRUSTED_PROXY_HEADER: expected one of x-forwarded-for, x-real-ip, got 'both'");
+  CHECK(parse({{"TRUSTED_PROXY_HEADER", "x-real-ip"}}).describe().find(
+            "TRUSTED_PROXY_HEADER=x-real-ip") != std::string::npos);
+}
+
 TEST_CASE("an empty value means the default") {
   const Config c = parse({{"PORT", ""}, {"SECRET_KEY", ""}, {"LOG_LEVEL", ""}, {"BIND", ""}});
   CHECK(c.port == 8000);
@@ -263,10 +276,10 @@ TEST_CASE("environment_help names every variable with its default") {
   const std::string help = cloudmeta::environment_help();
   for (const char* name :
        {"PORT", "BIND", "ADMIN_PORT", "ADMIN_BIND", "THREADS", "DATABASE_URL", "SECRET_KEY",
-        "LOG_LEVEL", "LOG_FORMAT", "TRUSTED_PROXIES", "IMDS_HEADER_LIMIT", "IMDS_READ_TIMEOUT_MS",
-        "IMDS_IDLE_TIMEOUT_MS", "IMDS_MAX_CONNECTIONS", "IMDS_MAX_CONNECTIONS_PER_SOURCE",
-        "IMDS_RATE_LIMIT", "IMDS_RATE_BURST", "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT",
-        "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
+        "LOG_LEVEL", "LOG_FORMAT", "TRUSTED_PROXIES", "TRUSTED_PROXY_HEADER", "IMDS_HEADER_LIMIT",
+        "IMDS_READ_TIMEOUT_MS", "IMDS_IDLE_TIMEOUT_MS", "IMDS_MAX_CONNECTIONS",
+        "IMDS_MAX_CONNECTIONS_PER_SOURCE", "IMDS_RATE_LIMIT", "IMDS_RATE_BURST",
+        "ADMIN_HEADER_LIMIT", "ADMIN_BODY_LIMIT", "ADMIN_READ_TIMEOUT_MS", "ADMIN_IDLE_TIMEOUT_MS",
         "ADMIN_MAX_CONNECTIONS", "REFRESH_INTERVAL_MS", "FULL_RESYNC_INTERVAL_S",
         "DATABASE_POOL_SIZE", "DATABASE_POOL_TIMEOUT_MS", "ADMIN_ALLOWED_HOSTS"}) {
     CAPTURE(name);

@@ -2,9 +2,23 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+
+using cloudmeta::ProxyHeader;
+using cloudmeta::http_server::ImdsHeaders;
 using cloudmeta::http_server::keep_alive;
-using cloudmeta::http_server::read_imds_headers;
 namespace http = boost::beast::http;
+
+namespace {
+
+// The session's call, with X-Forwarded-For as the proxy header (the default) unless told.
+template <class Fields>
+ImdsHeaders read_imds_headers(const Fields& f, ProxyHeader header = ProxyHeader::kXForwardedFor) {
+  static std::string joined;
+  return cloudmeta::http_server::read_imds_headers(f, header, joined);
+}
+
+}  // namespace
 
 TEST_CASE("the metadata headers are found whatever their case, and absent ones stay absent") {
   http::fields f;
@@ -15,17 +29,52 @@ TEST_CASE("the metadata headers are found whatever their case, and absent ones s
   auto h = read_imds_headers(f);
   CHECK(h.token == "tok");
   CHECK(h.ttl == "21600");
-  CHECK_FALSE(h.x_forwarded_for);
-  CHECK_FALSE(h.x_real_ip);
+  CHECK_FALSE(h.forwarding.proxy_list);
+  CHECK_FALSE(h.forwarding.x_forwarded_for);
 
   http::fields proxied;
   proxied.insert("x-forwarded-for", "198.18.0.7, 198.18.0.8");
   proxied.insert("X-Real-Ip", "198.18.0.9");
   auto p = read_imds_headers(proxied);
-  CHECK(p.x_forwarded_for == "198.18.0.7, 198.18.0.8");
-  CHECK(p.x_real_ip == "198.18.0.9");
+  CHECK(p.forwarding.proxy_list == "198.18.0.7, 198.18.0.8");
+  CHECK(p.forwarding.x_forwarded_for);
   CHECK_FALSE(p.token);
   CHECK_FALSE(p.ttl);
+}
+
+TEST_CASE("only the chosen proxy header names the caller; X-Forwarded-For is noted either way") {
+  http::fields proxied;
+  proxied.insert("X-Forwarded-For", "198.18.0.7");
+  proxied.insert("x-real-ip", "198.18.0.9");
+  auto real_ip = read_imds_headers(proxied, ProxyHeader::kXRealIp);
+  CHECK(real_ip.forwarding.proxy_list == "198.18.0.9");
+  CHECK(real_ip.forwarding.x_forwarded_for);
+
+  http::fields real_ip_only;
+  real_ip_only.insert("X-Real-IP", "198.18.0.9");
+  auto xff = read_imds_headers(real_ip_only, ProxyHeader::kXForwardedFor);
+  CHECK_FALSE(xff.forwarding.proxy_list);
+  CHECK_FALSE(xff.forwarding.x_forwarded_for);
+}
+
+TEST_CASE("every line of the proxy header counts, joined in order into one list") {
+  // HAProxy's `option forwardfor` adds a line of its own below the one the guest sent.
+  http::fields f;
+  f.insert("X-Forwarded-For", "198.18.0.9");
+  f.insert("Accept", "*/*");
+  f.insert("x-forwarded-for", "198.18.0.7");
+  f.insert("X-FORWARDED-FOR", "127.0.0.5");
+  CHECK(read_imds_headers(f).forwarding.proxy_list == "198.18.0.9, 198.18.0.7, 127.0.0.5");
+  http::fields r;
+  r.insert("X-Real-IP", "198.18.0.9");
+  r.insert("X-Real-IP", "198.18.0.7");
+  CHECK(read_imds_headers(r, ProxyHeader::kXRealIp).forwarding.proxy_list ==
+        "198.18.0.9, 198.18.0.7");
+  // One line is a view into the request itself, never a copy.
+  http::fields one;
+  one.insert("X-Forwarded-For", "198.18.0.7");
+  const auto list = *read_imds_headers(one).forwarding.proxy_list;
+  CHECK(list.data() == one.begin()->value().data());
 }
 
 TEST_CASE("names of the same length that are not ours are ignored; the first repeat wins") {
@@ -37,8 +86,9 @@ TEST_CASE("names of the same length that are not ours are ignored; the first rep
   f.insert("X-aws-ec2-metadata-token-ttl-secondz", "no");      // 36, like the TTL header
   f.insert("Accept", "*/*");
   auto h = read_imds_headers(f);
-  CHECK_FALSE(h.x_forwarded_for);
-  CHECK_FALSE(h.x_real_ip);
+  CHECK_FALSE(h.forwarding.proxy_list);
+  CHECK_FALSE(h.forwarding.x_forwarded_for);
+  CHECK_FALSE(read_imds_headers(f, ProxyHeader::kXRealIp).forwarding.proxy_list);
   CHECK(h.token == "first");
   CHECK_FALSE(h.ttl);
   // As Beast's own lookup answers.
@@ -50,8 +100,8 @@ TEST_CASE("a request without fields has none of them") {
   auto h = read_imds_headers(f);
   CHECK_FALSE(h.token);
   CHECK_FALSE(h.ttl);
-  CHECK_FALSE(h.x_forwarded_for);
-  CHECK_FALSE(h.x_real_ip);
+  CHECK_FALSE(h.forwarding.proxy_list);
+  CHECK_FALSE(h.forwarding.x_forwarded_for);
 }
 
 TEST_CASE("keep_alive from the one-pass Connection field decides as Beast's keep_alive()") {
