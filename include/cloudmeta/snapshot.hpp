@@ -166,7 +166,12 @@ class SnapshotHolder {
   void publish(std::shared_ptr<const Snapshot> next) {
     current_.store(std::move(next), std::memory_order_release);
     generation_.store(next_generation(), std::memory_order_release);
+    if (on_publish_) on_publish_();
   }
+  // Called on the publishing thread after every publish(); set once, before any other thread
+  // uses the holder. The runtime has it tell each metadata thread to reload the snapshot it
+  // caches (http/snapshot_cache.hpp), so a thread that serves nothing lets a superseded one go.
+  void on_publish(std::function<void()> listener) { on_publish_ = std::move(listener); }
   // Changes after every publish, and is never the same for two holders: a metadata thread keeps
   // the last load() and reloads only when this changes, so a request costs one plain load instead
   // of the shared reference count's atomic increments and decrements (contended across threads).
@@ -180,6 +185,7 @@ class SnapshotHolder {
 
   std::atomic<std::shared_ptr<const Snapshot>> current_;
   std::atomic<std::uint64_t> generation_{next_generation()};
+  std::function<void()> on_publish_;
 };
 
 }  // namespace cloudmeta

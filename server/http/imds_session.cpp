@@ -11,6 +11,7 @@
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
 #include "http/session_scratch.hpp"
+#include "http/snapshot_cache.hpp"
 #include "http/sessions.hpp"
 
 namespace cloudmeta::http_server {
@@ -47,22 +48,6 @@ net::awaitable<void> reply_and_close(ImdsConnection& connection, int status, std
   connection.expires_after(std::chrono::seconds(5));
   co_await net::async_write(connection.socket(), net::buffer(head),
                             net::redirect_error(net::use_awaitable, ec));
-}
-
-// The snapshot this thread last loaded, reloaded only when the holder publishes a new one (one
-// plain load per request instead of the shared reference count's atomic read-modify-writes).
-// The reference stays valid until this thread's next call: use it only before a co_await.
-const std::shared_ptr<const Snapshot>& current_snapshot(const SnapshotHolder& holder) {
-  thread_local const SnapshotHolder* cached_holder = nullptr;
-  thread_local std::uint64_t cached_generation = 0;
-  thread_local std::shared_ptr<const Snapshot> cached;
-  const std::uint64_t generation = holder.generation();
-  if (&holder != cached_holder || generation != cached_generation) {
-    cached = holder.load();
-    cached_holder = &holder;
-    cached_generation = generation;
-  }
-  return cached;
 }
 
 // The rate limiter's verdict, then imds::respond; a throttled request keeps its route class.

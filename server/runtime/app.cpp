@@ -20,6 +20,7 @@
 #include "cloudmeta/token_authority.hpp"
 #include "http/listener.hpp"
 #include "http/sessions.hpp"
+#include "http/snapshot_cache.hpp"
 #include "runtime/settings_reload.hpp"
 #include "runtime/secret_key.hpp"
 #include "runtime/systemd_integration.hpp"
@@ -176,6 +177,9 @@ int serve(const Config& config) {
     log_error("bind_failed", {{"error", e.what()}});
     return 1;
   }
+  std::vector<net::any_io_executor> imds_executors;
+  for (auto& io : imds_io) imds_executors.push_back(io->get_executor());
+  http_server::refresh_caches_on_publish(snapshots, std::move(imds_executors));
   const tcp::endpoint imds_endpoint = imds_acceptors.front().local_endpoint();
   const tcp::endpoint admin_endpoint = admin_acceptor->local_endpoint();
   log_info("listening", {{"surface", "metadata"}, {"address", imds_endpoint.address().to_string()},
@@ -292,6 +296,7 @@ int serve(const Config& config) {
   sync_thread.join();
   for (auto& io : imds_io) io->stop();
   for (auto& w : workers) w.join();
+  snapshots.on_publish(nullptr);  // it posts to the io_contexts, which go before the holder
   store.reset();  // nothing uses it any more: close the database cleanly before exiting
   log_info("stopped");
   return 0;
