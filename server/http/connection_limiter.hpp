@@ -4,6 +4,8 @@
 #pragma once
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <atomic>
 #include <utility>
 #include <cstddef>
@@ -24,6 +26,17 @@ class ConnectionLimiter {
 
   ConnectionLimiter(std::size_t max_total, std::size_t max_per_source)
       : max_total_(max_total), max_per_source_(max_per_source) {}
+  // Every Slot gives its place back into this object, so the limiter must outlive them all (the
+  // composition root destroys the io_contexts, whose sessions hold slots, first). Checked in
+  // every build, once per process: a slot released later would write into freed memory.
+  ~ConnectionLimiter() {
+    if (open_connections() != 0) {
+      std::fputs("cloudmeta: a connection slot outlives its ConnectionLimiter\n", stderr);
+      std::abort();
+    }
+  }
+  ConnectionLimiter(const ConnectionLimiter&) = delete;
+  ConnectionLimiter& operator=(const ConnectionLimiter&) = delete;
 
   enum class Admission { kAdmitted, kTotalFull, kSourceFull };
 

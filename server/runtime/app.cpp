@@ -133,16 +133,19 @@ int serve(const Config& config) {
                                               &last_seen};
 
   const unsigned threads = io_thread_count(config);
-  net::io_context admin_io(1);
-  std::vector<std::unique_ptr<net::io_context>> imds_io;
-  std::vector<tcp::acceptor> imds_acceptors;
-  std::optional<tcp::acceptor> admin_acceptor;
+  // Declared before the io_contexts, so destroyed after them: a connection still open at exit is
+  // a coroutine frame that the io_context's destructor destroys, and its Slot then gives its
+  // place back to the limiter, which must still be alive.
   http_server::ConnectionLimiter imds_limiter(config.imds_limits.max_connections,
                                               config.imds_limits.max_connections_per_source);
   http_server::ConnectionLimiter admin_limiter(config.admin_limits.max_connections,
                                                config.admin_limits.max_connections_per_source);
   const auto imds_watch = http_server::watch_connections(imds_limiter, "metadata");
   const auto admin_watch = http_server::watch_connections(admin_limiter, "admin");
+  net::io_context admin_io(1);
+  std::vector<std::unique_ptr<net::io_context>> imds_io;
+  std::vector<tcp::acceptor> imds_acceptors;
+  std::optional<tcp::acceptor> admin_acceptor;
   try {
     // One io_context and one SO_REUSEPORT acceptor per metadata thread: no lock is shared
     // between requests on different threads.

@@ -293,3 +293,20 @@ TEST_CASE("imds wire: the server keeps serving after a burst of hostile input") 
   CHECK(d.server().running());
   CHECK(d.stop() == 0);
 }
+
+TEST_CASE("imds wire: SIGTERM with connections still open past the grace period exits 0") {
+  // The io_contexts destroy these sessions at exit, and each gives its connection slot back to
+  // a limiter that must still exist then (ConnectionLimiter aborts the process otherwise).
+  Deployment d(Environment{{"SHUTDOWN_GRACE", "0"}, {"THREADS", "1"},
+                           {"IMDS_READ_TIMEOUT_MS", "60000"}, {"ADMIN_READ_TIMEOUT_MS", "60000"}});
+  d.start();
+  HttpConnection mid_request(d.server().metadata_port(), kVm);
+  mid_request.send("GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254");
+  HttpConnection admin_mid_request(d.server().admin_port());
+  admin_mid_request.send("GET /healthz HTTP/1.1\r\nHost: local");
+  // One thread per surface accepts in order: once these later requests are answered, both
+  // partial ones have their sessions.
+  d.create_instance(instance_record(kId, kVm));
+  check_still_serving(d);
+  CHECK(d.stop() == 0);
+}
