@@ -22,8 +22,8 @@ InstanceRecord record_from_json(const nlohmann::json& body);
 // rules as record_from_json, except that members this version does not know (at the top level,
 // and inside iam and metadata_options, the objects whose names it fixes) are kept in
 // record.unknown_fields instead of refused. A newer version's value that breaks one of this
-// version's rules still fails (ValidationError): it cannot be served or edited as it is. The
-// caller bounds the document's nesting first (json_depth.hpp): the members kept are copied.
+// version's rules still fails (ValidationError): it cannot be served or edited as it is, and so
+// does a member kept that nests deeper than kMaxJsonDepth (json_depth.hpp).
 InstanceRecord record_from_stored_json(const nlohmann::json& doc);
 
 // The record as the admin API returns it. With include_secrets=false the IAM secret key and

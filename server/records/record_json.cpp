@@ -15,9 +15,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloudmeta/ip_key.hpp"
+#include "cloudmeta/json_depth.hpp"
 #include "records/record_checks.hpp"
 
 namespace cloudmeta {
@@ -120,6 +122,19 @@ void require_object(const json& v, const std::string& field) {
   if (!v.is_object()) fail(field, "must be an object");
 }
 
+// Whether arrays and objects nest deeper than `limit` levels in value, found without recursion.
+bool nested_deeper_than(const json& value, std::size_t limit) {
+  std::vector<std::pair<const json*, std::size_t>> pending{{&value, 1}};
+  while (!pending.empty()) {
+    const auto [node, depth] = pending.back();
+    pending.pop_back();
+    if (!node->is_structured()) continue;
+    if (depth > limit) return true;
+    for (const json& child : *node) pending.emplace_back(&child, depth + 1);
+  }
+  return false;
+}
+
 // Where parsing puts the members this version does not know: nowhere (a client's request, where
 // an unknown name is a typo to refuse) or aside (a stored document a newer version wrote).
 class UnknownMembers {
@@ -127,7 +142,13 @@ class UnknownMembers {
   explicit UnknownMembers(json* kept) : kept_(kept) {}
   // `section` is "" for the top level, else the object's name ("iam").
   void take(const std::string& section, const std::string& key, const json& value) {
-    if (!kept_) fail(section.empty() ? key : section + "." + key, "unknown field");
+    const std::string field = section.empty() ? key : section + "." + key;
+    if (!kept_) fail(field, "unknown field");
+    // A kept member is copied and written back, both recursively: held to the limit of every
+    // JSON input (the parser itself does not recurse, and the known fields bound themselves).
+    if (nested_deeper_than(value, kMaxJsonDepth)) {
+      fail(field, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
     if (section.empty()) {
       (*kept_)[key] = value;
     } else {

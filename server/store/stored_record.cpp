@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cloudmeta/json_depth.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
 
@@ -35,14 +34,10 @@ InstanceRecord record_from_stored(std::string_view id, std::string_view ip,
                                   std::string updated_at) {
   InstanceRecord record;
   std::string reason;
-  // The limit every JSON input has: members kept for a newer version are copied and written
-  // back, recursively, and no cloudmeta nests a record anywhere near it.
-  const bool too_deep = find_excess_nesting(doc_text, kMaxJsonDepth) != std::string_view::npos;
-  const auto doc = too_deep ? json(nullptr)
-                            : json::parse(doc_text.begin(), doc_text.end(), nullptr, false);
-  if (too_deep) {
-    reason = "the stored document nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
-  } else if (doc.is_discarded()) {
+  // nlohmann's parser does not recurse, whatever the nesting; record_from_stored_json bounds the
+  // members it keeps, and every member it knows bounds itself.
+  const auto doc = json::parse(doc_text.begin(), doc_text.end(), nullptr, false);
+  if (doc.is_discarded()) {
     reason = "the stored document is not JSON";
   } else {
     try {
