@@ -16,21 +16,13 @@
 #include "instance_query.hpp"
 #include "json_body.hpp"
 #include "json_response.hpp"
+#include "record_patch.hpp"
 
 namespace cloudmeta::admin {
 
 namespace {
 
 constexpr std::string_view kCollectionPath = "/api/v1/instances/";
-
-InstanceRecord parse_record(const nlohmann::json& body) {
-  try {
-    return record_from_json(body);
-  } catch (const nlohmann::json::exception& e) {
-    // A wrong JSON type that record_json did not name: still the client's fault, not ours.
-    throw ApiError(http::status::bad_request, std::string("invalid record: ") + e.what());
-  }
-}
 
 // Answers a taken id or address with a precise message before the Store is asked; the Store's
 // own kConflict still guards against a writer racing in between.
@@ -57,25 +49,6 @@ Response created(const RouteContext& ctx, const InstanceRecord& stored) {
   Response response = json_response(ctx.request, http::status::created, record_to_json(stored));
   response.set(http::field::location, std::string(kCollectionPath) + stored.instance_id);
   return response;
-}
-
-void require_path_id(const nlohmann::json& body, const std::string& id) {
-  const auto it = body.find("instance_id");
-  if (it == body.end()) return;
-  if (!it->is_string() || it->get<std::string>() != id) {
-    throw ApiError(http::status::bad_request, "instance_id in the body must match the URL",
-                   "instance_id");
-  }
-}
-
-// record_to_json shows user-data twice (user_data as text, user_data_base64); record_from_json
-// refuses the two when they disagree. A patch that sets (or nulls) one of them means "this is the
-// new user-data", so the old copy in the other representation must not survive the merge.
-void drop_stale_user_data(nlohmann::json& document, const nlohmann::json& patch) {
-  const bool text = patch.contains("user_data");
-  const bool base64 = patch.contains("user_data_base64");
-  if (text && !base64) document.erase("user_data_base64");
-  if (base64 && !text) document.erase("user_data");
 }
 
 // Audit, and keep the record cache in step, after a committed write.
@@ -178,12 +151,7 @@ Response patch_instance(const RouteContext& ctx, const std::string& id) {
                        "): there is no record to patch; PUT a whole record to replace it, or "
                        "DELETE it");
   }
-  require_path_id(patch, id);  // also refuses "instance_id": null, which would remove it
-
-  nlohmann::json document = record_to_json(*existing);
-  drop_stale_user_data(document, patch);
-  document.merge_patch(patch);  // RFC 7386: objects merge recursively, null removes a member
-  const InstanceRecord record = parse_record(document);
+  const InstanceRecord record = merge_patched(*existing, patch);
   refuse_conflicts(ctx.fleet.store(), record, false);
   const InstanceRecord stored = ctx.fleet.replace(record);
   log_write(ctx, "instance_patched", id);
