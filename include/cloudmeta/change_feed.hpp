@@ -7,6 +7,7 @@
 // Runs on the executor it is given (the sync thread's, server/runtime/app.cpp); not thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,8 +30,10 @@ class ChangeFeed {
 // feed reconnected after missing some).
 using ChangeCallback = std::function<void()>;
 
-// The feed for DATABASE_URL, or nullptr when the backend needs none (SQLite).
+// The feed for DATABASE_URL, or nullptr when the backend needs none (SQLite). timeout:
+// DATABASE_TIMEOUT_MS, the bound of one connection attempt.
 std::unique_ptr<ChangeFeed> open_change_feed(const std::string& database_url,
+                                             std::chrono::milliseconds timeout,
                                              net::any_io_executor executor,
                                              ChangeCallback on_change);
 

@@ -61,6 +61,11 @@ struct Config {
   // PostgreSQL connections (StoreOptions; SQLite has one connection whatever these say).
   std::size_t database_pool_size = 4;
   std::chrono::milliseconds database_pool_timeout{5000};  // wait for a free one, then 503
+  // The longest the database may stay silent (connecting, or within an answer), then 503.
+  std::chrono::milliseconds database_timeout{3000};
+  // The served snapshot's rows, rewritten after each reload, read at start when the database
+  // does not answer. Relative to the working directory; "" = none (SNAPSHOT_CACHE=off).
+  std::string snapshot_cache = "snapshot.cache";
   std::chrono::seconds shutdown_grace{5};  // in-flight requests' time to finish after SIGTERM
   bool admin_secure_cookies = false;  // the admin page's cookie gets `Secure` (served over HTTPS)
   // The admin thread and snapshot rebuilds at SCHED_IDLE (server/runtime/thread_priority.hpp); opt-in.

@@ -11,8 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,18 @@ class Fleet {
   bool stale() const { return stale_since_.load() != kFresh; }
   std::chrono::seconds stale_for() const;
 
+  // SNAPSHOT_CACHE (cloudmeta/snapshot_cache.hpp): from now on each full load also rewrites the
+  // file at `path` (a failure is logged, never fatal). `secret` goes into the file: the
+  // generated SECRET_KEY, or "" when the operator configured one. Call before the threads start.
+  void keep_cache(std::filesystem::path path, std::string secret);
+  // Publishes the snapshot saved in the cache file, marked stale (the store was not asked), for
+  // a start while the database does not answer. Returns the secret the file holds ("" for
+  // none), or nullopt when there is no file or it is refused (logged).
+  std::optional<std::string> load_cache(const std::filesystem::path& path);
+  // A cache is kept and was last written for another revision than the one served: writes made
+  // through this host patch the snapshot without a full load, so the file lags until one.
+  bool cache_behind() const;
+
   // Throw ValidationError (render) or StoreError (conflict, not found).
   InstanceRecord create(const InstanceRecord& record);
   // kNotFound if absent. Keeps the stored row's unknown_fields (members a newer version wrote).
@@ -50,8 +64,9 @@ class Fleet {
  private:
   static constexpr std::int64_t kFresh = INT64_MIN;
 
-  // Reads the store and builds a snapshot (no lock held).
-  std::shared_ptr<const Snapshot> read_all();
+  // Reads the store and builds a snapshot (no lock held); with to_cache, also rewrites the cache
+  // file (kept off the admin thread's write path, which would wait for its fsync).
+  std::shared_ptr<const Snapshot> read_all(bool to_cache);
   // write_mutex_ held. The second also logs the size of a full rebuild.
   void publish_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot);
@@ -65,6 +80,12 @@ class Fleet {
   std::uint64_t publishes_ = 0;  // snapshots published; guarded by write_mutex_
   // steady_clock nanoseconds since the first failed refresh, or kFresh.
   std::atomic<std::int64_t> stale_since_{kFresh};
+  // Set by keep_cache() before the threads start, read-only afterwards.
+  std::filesystem::path cache_path_;
+  std::string cache_secret_;
+  // The revision the cache file was last written (or attempted) for; failures logged once.
+  std::atomic<std::int64_t> cache_revision_{kFresh};
+  std::atomic<bool> cache_failing_{false};
 };
 
 }  // namespace cloudmeta

@@ -171,12 +171,18 @@ class Store {
   virtual std::optional<std::string> get_setting(std::string_view key) = 0;
 };
 
-// How a Store reaches its database. Only PostgresStore has a pool; SQLite works on one file
-// through one connection. The defaults are DATABASE_POOL_SIZE's and DATABASE_POOL_TIMEOUT_MS's
-// (config.hpp; a unit test keeps them equal).
+// How a Store reaches its database. Only PostgresStore has a pool and network timeouts; SQLite
+// works on one file through one connection. The defaults are DATABASE_POOL_SIZE's,
+// DATABASE_POOL_TIMEOUT_MS's and DATABASE_TIMEOUT_MS's (config.hpp; a unit test keeps them equal).
 struct StoreOptions {
   std::size_t pool_size = 4;                   // connections at most, opened as needed
   std::chrono::milliseconds pool_wait{5000};   // a caller waits this long for a free one
+  // The longest the database may stay silent: to connect, and between the bytes of an answer.
+  // Past it the call fails with kUnavailable and the connection is dropped.
+  std::chrono::milliseconds timeout{3000};
+  // false: open_store() does not connect yet, so `serve` gets a Store while the database is
+  // unreachable and connects on the first call (the CLI wants a wrong URL to fail at once).
+  bool connect_at_open = true;
 };
 
 // Opens the store named by a DATABASE_URL value ("" -> ./cloudmeta.db). Throws StoreError

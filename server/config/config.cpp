@@ -106,6 +106,11 @@ const IntSetting kIntSettings[] = {
      "wait for a free PostgreSQL connection this long, then fail (admin API: 503)",
      [](Config& c, long long v) { c.database_pool_timeout = Ms(v); },
      [](const Config& c) -> long long { return c.database_pool_timeout.count(); }},
+    {"DATABASE_TIMEOUT_MS", 100, 600'000,
+     "PostgreSQL silent this long (connecting, or within an answer): the call fails (admin API: "
+     "503), metadata is served from the snapshot",
+     [](Config& c, long long v) { c.database_timeout = Ms(v); },
+     [](const Config& c) -> long long { return c.database_timeout.count(); }},
     {"SHUTDOWN_GRACE", 0, 3600, "seconds open requests get to finish after SIGTERM",
      [](Config& c, long long v) { c.shutdown_grace = std::chrono::seconds(v); },
      [](const Config& c) -> long long { return c.shutdown_grace.count(); }},
@@ -138,6 +143,9 @@ const OtherSetting kOtherSettings[] = {
      "proxy addresses/CIDRs (comma/space list) whose TRUSTED_PROXY_HEADER names the caller"},
     {"TRUSTED_PROXY_HEADER", "x-forwarded-for",
      "x-forwarded-for | x-real-ip: the one header in which a trusted proxy names the caller"},
+    {"SNAPSHOT_CACHE", "snapshot.cache",
+     "file keeping the last snapshot, served at start when the database does not answer; "
+     "off = none"},
     {"METRICS_PUBLIC", "false",
      "true: GET /metrics on the admin port needs no credentials (a scraper on a trusted network)"},
     {"ADMIN_ALLOWED_HOSTS", "localhost",
@@ -321,6 +329,7 @@ Config Config::from_env(const Lookup& lookup) {
     }
     c.secret_key = *v;
   }
+  if (auto v = get("SNAPSHOT_CACHE")) c.snapshot_cache = lower(*v) == "off" ? "" : *v;
   if (auto v = get("LOG_LEVEL")) c.log_level = parse_level(*v);
   if (auto v = get("LOG_FORMAT")) c.log_format = parse_format(*v);
   if (auto v = get("METRICS_PUBLIC")) c.metrics_public = parse_bool("METRICS_PUBLIC", *v);
@@ -351,6 +360,7 @@ std::string Config::describe() const {
   add("DATABASE_URL",
       database_url.empty() ? "(./cloudmeta.db)" : redact_database_url(database_url));
   add("SECRET_KEY", secret_key.empty() ? "(unset)" : "(redacted)");
+  add("SNAPSHOT_CACHE", snapshot_cache.empty() ? "off" : snapshot_cache);
   add("LOG_LEVEL", log_level_name(log_level));
   add("LOG_FORMAT", format_name(log_format));
   add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);

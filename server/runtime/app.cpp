@@ -3,8 +3,10 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -24,6 +26,7 @@
 #include "runtime/settings_reload.hpp"
 #include "runtime/secret_key.hpp"
 #include "runtime/systemd_integration.hpp"
+#include "runtime/thread_heartbeat.hpp"
 #include "runtime/thread_priority.hpp"
 
 namespace cloudmeta {
@@ -34,46 +37,65 @@ unsigned io_thread_count(const Config& config) {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Brings the snapshot up to date with the store. An outage is logged when it starts and when it
-// ends, not once per attempt; meanwhile the metadata surface keeps serving the last snapshot.
-void refresh(Fleet& fleet, bool full) {
-  const bool was_stale = fleet.stale();
-  const auto stale_for = fleet.stale_for();
-  const auto attempt = [&fleet, full] {
-    if (full) {
-      fleet.resync();
-    } else {
-      fleet.refresh_if_changed();
-    }
-  };
-  try {
+// Brings the snapshot up to date with the store, on the sync thread. An outage is logged when it
+// starts and when it ends, not once per attempt; meanwhile the metadata surface keeps serving the
+// last snapshot. After a start from the snapshot cache (the database did not answer) the store's
+// first answer is followed by the migrations `serve` skipped and a full reload, whatever the
+// revision says (the file may come from another database).
+class Refresher {
+ public:
+  Refresher(Fleet& fleet, bool started_from_cache)
+      : fleet_(fleet), catch_up_(started_from_cache) {}
+
+  void run(bool full) {
+    const bool was_stale = fleet_.stale();
+    const auto stale_for = fleet_.stale_for();
+    const auto attempt = [this, full] {
+      if (catch_up_) {
+        fleet_.store().migrate();
+        fleet_.resync();
+        catch_up_ = false;
+      } else if (full) {
+        fleet_.resync();
+      } else {
+        fleet_.refresh_if_changed();
+      }
+    };
     try {
-      attempt();
-    } catch (const StoreError& e) {
-      // A connection the server closed while it sat idle (Postgres restarted) fails its next
-      // statement once and reopens on the one after: one retry tells "back" from "still down".
-      if (e.kind() != StoreError::Kind::kUnavailable) throw;
-      attempt();
+      try {
+        attempt();
+      } catch (const StoreError& e) {
+        // A connection the server closed while it sat idle (Postgres restarted) fails its next
+        // statement once and reopens on the one after: one retry tells "back" from "still down".
+        if (e.kind() != StoreError::Kind::kUnavailable) throw;
+        attempt();
+      }
+    } catch (const std::exception& e) {
+      metrics::registry().count_refresh_failure();
+      if (!was_stale) {
+        log_error("snapshot_stale", {{"error", e.what()}, {"serving", "last snapshot"}});
+      }
+      return;
     }
-  } catch (const std::exception& e) {
-    metrics::registry().count_refresh_failure();
-    if (!was_stale) {
-      log_error("snapshot_stale", {{"error", e.what()}, {"serving", "last snapshot"}});
+    metrics::registry().note_snapshot_current();
+    if (was_stale) {
+      log_info("snapshot_fresh", {{"stale_s", static_cast<std::int64_t>(stale_for.count())}});
     }
-    return;
   }
-  metrics::registry().note_snapshot_current();
-  if (was_stale) {
-    log_info("snapshot_fresh", {{"stale_s", static_cast<std::int64_t>(stale_for.count())}});
-  }
-}
+
+ private:
+  Fleet& fleet_;
+  bool catch_up_;
+};
 
 // Polls the store for writes made by another process (the CLI, another host) and republishes.
 // With a ChangeFeed (Postgres) this is only the safety net: notifications arrive at once.
 // Every FULL_RESYNC_INTERVAL_S (0: never) it reloads everything even when the revision says
 // nothing changed: the safety net for a database restored, or failed over to a replica, that
-// reached the same revision with other rows.
-net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interval,
+// reached the same revision with other rows. A full reload also follows this host's own writes
+// (which patch the snapshot without one) when a snapshot cache file is kept, to rewrite it.
+net::awaitable<void> refresh_loop(Fleet& fleet, Refresher& refresher,
+                                  std::chrono::milliseconds interval,
                                   std::chrono::seconds full_interval) {
   net::steady_timer timer(co_await net::this_coro::executor);
   auto last_full = std::chrono::steady_clock::now();
@@ -83,10 +105,25 @@ net::awaitable<void> refresh_loop(Fleet& fleet, std::chrono::milliseconds interv
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
     const auto now = std::chrono::steady_clock::now();
-    const bool full = full_interval.count() > 0 && now - last_full >= full_interval;
+    const bool full = (full_interval.count() > 0 && now - last_full >= full_interval) ||
+                      (!fleet.stale() && fleet.cache_behind());
     if (full) last_full = now;
-    refresh(fleet, full);
+    refresher.run(full);
   }
+}
+
+// The start-up's store work: schema, SECRET_KEY, the first full load (which writes the cache).
+std::string start_from_store(const Config& config, Store& store, Fleet& fleet) {
+  const int version = store.migrate();
+  log_info("schema_ready", {{"version", version}});
+  std::string secret = resolve_secret_key(config, store);
+  if (!config.snapshot_cache.empty()) {
+    // A configured SECRET_KEY stays out of the file; a generated one is needed to serve tokens.
+    fleet.keep_cache(config.snapshot_cache, config.secret_key.empty() ? secret : "");
+  }
+  fleet.load_all();
+  metrics::registry().note_snapshot_current();
+  return secret;
 }
 
 std::string endpoint_text(const tcp::endpoint& endpoint) {
@@ -108,22 +145,64 @@ int serve(const Config& config) {
   log_info("starting", {{"version", CLOUDMETA_VERSION}, {"config", config.describe()}});
 
   std::unique_ptr<Store> store;
-  std::string secret;
   try {
+    // Not connecting yet: the database not answering must not stop `serve` (below).
     store = open_store(config.database_url,
-                       StoreOptions{config.database_pool_size, config.database_pool_timeout});
-    const int version = store->migrate();
-    log_info("schema_ready", {{"version", version}});
-    secret = resolve_secret_key(config, *store);
+                       StoreOptions{config.database_pool_size, config.database_pool_timeout,
+                                    config.database_timeout, /*connect_at_open=*/false});
+  } catch (const std::exception& e) {
+    log_error("store_unavailable", {{"error", e.what()}});
+    return 1;
+  }
+  SnapshotHolder snapshots;
+  Fleet fleet(*store, snapshots);
+  std::string secret;
+  bool from_cache = false;
+  try {
+    secret = start_from_store(config, *store, fleet);
+  } catch (const StoreError& e) {
+    if (e.kind() != StoreError::Kind::kUnavailable) {
+      log_error("store_unavailable", {{"error", e.what()}});
+      return 1;
+    }
+    log_error("store_unavailable", {{"error", e.what()}, {"next", "snapshot cache"}});
+    // Serve what the cache file holds (flagged stale) and keep trying the store in the
+    // background, rather than exit and be restarted into the same outage by systemd.
+    std::optional<std::string> cached_secret;
+    if (!config.snapshot_cache.empty()) cached_secret = fleet.load_cache(config.snapshot_cache);
+    if (cached_secret && !config.secret_key.empty()) cached_secret = config.secret_key;
+    if (cached_secret && !cached_secret->empty()) {
+      secret = std::move(*cached_secret);
+      fleet.keep_cache(config.snapshot_cache, config.secret_key.empty() ? secret : "");
+      from_cache = true;
+    } else {
+      // Nothing to serve (no usable cache file) or no key to serve tokens with: wait for the
+      // database, with backoff, telling systemd so it does not time the start out.
+      log_error("waiting_for_database", {{"reason", cached_secret ? "no SECRET_KEY to serve with"
+                                                                  : "no snapshot cache to serve"}});
+      auto backoff = std::chrono::milliseconds(100);
+      for (;;) {
+        systemd::notify_waiting("waiting for the database: " + std::string(e.what()),
+                                std::chrono::seconds(30));
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        try {
+          secret = start_from_store(config, *store, fleet);
+          break;
+        } catch (const StoreError& again) {
+          if (again.kind() != StoreError::Kind::kUnavailable) {
+            log_error("store_unavailable", {{"error", again.what()}});
+            return 1;
+          }
+          log_debug("waiting_for_database", {{"error", again.what()}});
+        }
+      }
+    }
   } catch (const std::exception& e) {
     log_error("store_unavailable", {{"error", e.what()}});
     return 1;
   }
 
-  SnapshotHolder snapshots;
-  Fleet fleet(*store, snapshots);
-  fleet.load_all();
-  metrics::registry().note_snapshot_current();
   const TokenAuthority tokens(secret);
   LastSeen last_seen;  // metadata threads note callers; the admin page lists them
   admin::AdminApi api(fleet, config, secret, &last_seen);
@@ -220,12 +299,15 @@ int serve(const Config& config) {
   // Snapshot rebuilds run on a thread of their own, so a fleet-sized reload never stalls the
   // admin API; Fleet lets them run beside admin writes, each on its own pooled connection.
   net::io_context sync_io(1);
-  net::co_spawn(sync_io,
-                refresh_loop(fleet, config.refresh_interval, config.full_resync_interval),
-                net::detached);
+  Refresher refresher(fleet, from_cache);
+  net::co_spawn(
+      sync_io,
+      refresh_loop(fleet, refresher, config.refresh_interval, config.full_resync_interval),
+      net::detached);
   // Postgres: another host's write reaches this snapshot as soon as its NOTIFY arrives.
-  const auto feed = open_change_feed(config.database_url, sync_io.get_executor(),
-                                     [&fleet] { refresh(fleet, false); });
+  const auto feed =
+      open_change_feed(config.database_url, config.database_timeout, sync_io.get_executor(),
+                       [&refresher] { refresher.run(false); });
   if (feed) feed->start();
   std::thread sync_thread([&sync_io, &config] {
     if (config.admin_sched_idle) yield_to_metadata_threads();
@@ -236,11 +318,25 @@ int serve(const Config& config) {
   api.set_ready(true);
   const auto status = [&, listening = "metadata " + endpoint_text(imds_endpoint) + ", admin " +
                                       endpoint_text(admin_endpoint)] {
-    return "serving " + std::to_string(snapshots.load()->size()) + " instances; " + listening;
+    std::string text = "serving " + std::to_string(snapshots.load()->size()) + " instances";
+    if (fleet.stale()) {
+      text += " (stale for " + std::to_string(fleet.stale_for().count()) +
+              " s: the database does not answer)";
+    }
+    return text + "; " + listening;
   };
+  // The watchdog's keep-alive comes from a thread that never waits on the store, and vouches
+  // for the metadata threads (they answer a probe each period), not for the database.
+  std::vector<net::any_io_executor> metadata_executors;
+  for (auto& io : imds_io) metadata_executors.push_back(io->get_executor());
+  ThreadHeartbeat heartbeat(std::move(metadata_executors));
+  net::io_context watchdog_io(1);
   if (systemd::notify_ready(status())) {
-    net::co_spawn(admin_io, systemd::keep_informed(status), net::detached);
+    net::co_spawn(watchdog_io,
+                  systemd::keep_informed(status, [&heartbeat] { return heartbeat.beat(); }),
+                  net::detached);
   }
+  std::thread watchdog_thread([&watchdog_io] { watchdog_io.run(); });
 
   // SIGHUP: re-read what can change while serving (log level and format).
   net::signal_set reload_signals(admin_io, SIGHUP);
@@ -295,6 +391,8 @@ int serve(const Config& config) {
   // Only now: threads inherit their creator's policy, and the metadata threads must not.
   if (config.admin_sched_idle) yield_to_metadata_threads();
   admin_io.run();
+  watchdog_io.stop();
+  watchdog_thread.join();
   sync_io.stop();  // a rebuild in progress finishes first
   sync_thread.join();
   for (auto& io : imds_io) io->stop();

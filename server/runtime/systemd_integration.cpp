@@ -75,7 +75,12 @@ bool notify_ready(const std::string& status) { return notify("READY=1\nSTATUS=" 
 bool notify_status(const std::string& status) { return notify("STATUS=" + status); }
 bool notify_stopping(const std::string& status) { return notify("STOPPING=1\nSTATUS=" + status); }
 
-net::awaitable<void> keep_informed(std::function<std::string()> status) {
+bool notify_waiting(const std::string& status, std::chrono::microseconds more_time) {
+  return notify("STATUS=" + status + "\nEXTEND_TIMEOUT_USEC=" + std::to_string(more_time.count()));
+}
+
+net::awaitable<void> keep_informed(std::function<std::string()> status,
+                                   std::function<bool()> alive) {
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   const auto period =
@@ -87,12 +92,22 @@ net::awaitable<void> keep_informed(std::function<std::string()> status) {
   }
   net::steady_timer timer(co_await net::this_coro::executor);
   std::string last = status();
+  bool withheld = false;  // logged once per episode
   for (;;) {
     timer.expires_after(period);
     beast::error_code ec;
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return;
-    if (watchdog) notify("WATCHDOG=1");
+    if (watchdog) {
+      if (alive()) {
+        notify("WATCHDOG=1");
+        if (withheld) log_info("watchdog_resumed");
+        withheld = false;
+      } else if (!withheld) {
+        log_error("watchdog_withheld", {{"reason", "a metadata thread did not run its probe"}});
+        withheld = true;
+      }
+    }
     std::string now = status();
     if (now != last && notify_status(now)) last = std::move(now);
   }

@@ -36,9 +36,15 @@ bool notify_ready(const std::string& status);
 bool notify_status(const std::string& status);
 bool notify_stopping(const std::string& status);
 
+// While start-up waits (for the database): STATUS= and more time before TimeoutStartSec= ends.
+bool notify_waiting(const std::string& status, std::chrono::microseconds more_time);
+
 // Keeps the service manager informed while the server runs: WATCHDOG=1 at half of WatchdogSec=
-// when the unit sets it, and STATUS= whenever `status()` changes. Runs on the admin thread, so a
-// wedged admin thread (the one that owns the store) is what the watchdog catches.
-net::awaitable<void> keep_informed(std::function<std::string()> status);
+// when the unit sets it and `alive()` says so, and STATUS= whenever `status()` changes. Runs on a
+// thread of its own that never waits on the store (server/runtime/app.cpp), so an unreachable
+// database, which the admin thread waits on for up to DATABASE_TIMEOUT_MS per call, never costs
+// the keep-alive; alive() is what tells a wedged process (ThreadHeartbeat: the metadata threads).
+net::awaitable<void> keep_informed(std::function<std::string()> status,
+                                   std::function<bool()> alive);
 
 }  // namespace cloudmeta::systemd

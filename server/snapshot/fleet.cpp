@@ -1,6 +1,12 @@
 #include "cloudmeta/fleet.hpp"
 
+#include <sys/stat.h>
+
+#include <ctime>
+#include <optional>
+
 #include "cloudmeta/log.hpp"
+#include "cloudmeta/snapshot_cache.hpp"
 
 namespace cloudmeta {
 namespace {
@@ -17,7 +23,7 @@ std::int64_t steady_now_ns() {
 
 }  // namespace
 
-std::shared_ptr<const Snapshot> Fleet::read_all() {
+std::shared_ptr<const Snapshot> Fleet::read_all(bool to_cache) {
   // Read the revision first: a write racing with the listing then shows up as a newer revision
   // on the next refresh instead of being missed.
   // Rows are indexed undecoded: each is decoded and rendered by its instance's first request.
@@ -25,11 +31,96 @@ std::shared_ptr<const Snapshot> Fleet::read_all() {
   const auto revision = store_.revision();
   // Renderings of rows that have not changed are carried over from the current snapshot.
   Snapshot::Builder builder(store_.instance_count_hint(), snapshots_.load());
-  store_.scan_instances([&builder](StoredInstance&& row) { builder.add(std::move(row)); });
+  std::optional<SnapshotCacheWriter> cache;
+  const auto cache_failed = [this, &cache](const SnapshotCacheError& e) {
+    cache.reset();
+    if (!cache_failing_.exchange(true)) {
+      log_warn("snapshot_cache_failed", {{"error", e.what()}, {"file", cache_path_.string()}});
+    }
+  };
+  if (to_cache && !cache_path_.empty()) {
+    try {
+      cache.emplace(cache_path_);
+    } catch (const SnapshotCacheError& e) {
+      cache_failed(e);
+    }
+  }
+  store_.scan_instances([&](StoredInstance&& row) {
+    builder.add(row);
+    if (!cache) return;
+    try {
+      cache->add(row);
+    } catch (const SnapshotCacheError& e) {
+      cache_failed(e);
+    }
+  });
   for (const auto& id : builder.skipped()) {
     log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});
   }
-  return builder.finish(revision);
+  auto snapshot = builder.finish(revision);
+  if (cache) {
+    try {
+      cache->commit(revision, cache_secret_);
+      if (cache_failing_.exchange(false)) {
+        log_info("snapshot_cache_written", {{"file", cache_path_.string()}});
+      }
+    } catch (const SnapshotCacheError& e) {
+      cache_failed(e);
+    }
+  }
+  // Attempted counts: a failing disk is retried at the next load, not at every refresh.
+  if (to_cache) cache_revision_.store(revision);
+  return snapshot;
+}
+
+void Fleet::keep_cache(std::filesystem::path path, std::string secret) {
+  cache_path_ = std::move(path);
+  cache_secret_ = std::move(secret);
+}
+
+bool Fleet::cache_behind() const {
+  return !cache_path_.empty() && cache_revision_.load() != snapshots_.load()->revision();
+}
+
+std::optional<std::string> Fleet::load_cache(const std::filesystem::path& path) {
+  const auto started = std::chrono::steady_clock::now();
+  Snapshot::Builder builder;
+  std::optional<SnapshotCacheInfo> info;
+  try {
+    info = read_snapshot_cache(path, [&builder](const StoredInstance& row) { builder.add(row); });
+  } catch (const SnapshotCacheError& e) {
+    log_error("snapshot_cache_refused", {{"file", path.string()}, {"error", e.what()}});
+    return std::nullopt;
+  }
+  if (!info) {
+    log_warn("snapshot_cache_missing", {{"file", path.string()}});
+    return std::nullopt;
+  }
+  for (const auto& id : builder.skipped()) {
+    log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});
+  }
+  auto snapshot = builder.finish(info->revision);
+  struct stat st {};
+  const std::int64_t age_s =
+      ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(std::time(nullptr) - st.st_mtime)
+                                     : -1;
+  log_warn("snapshot_from_cache",
+           {{"file", path.string()},
+            {"instances", snapshot->size()},
+            {"revision", info->revision},
+            {"age_s", age_s},
+            {"load_ms", static_cast<std::int64_t>(
+                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count())}});
+  {
+    std::lock_guard lock(write_mutex_);
+    publish_locked(std::move(snapshot));
+  }
+  cache_revision_.store(info->revision);
+  std::int64_t fresh = kFresh;
+  stale_since_.compare_exchange_strong(fresh, steady_now_ns());
+  return std::move(info->secret);
 }
 
 void Fleet::publish_locked(std::shared_ptr<const Snapshot> snapshot) {
@@ -50,7 +141,7 @@ void Fleet::load_all() {
       std::lock_guard lock(write_mutex_);
       seen = publishes_;
     }
-    auto snapshot = read_all();  // the long part: admin writes go on meanwhile
+    auto snapshot = read_all(true);  // the long part: admin writes go on meanwhile
     std::lock_guard lock(write_mutex_);
     // A write published since we started may be missing from what we read: publishing now would
     // hide it until the next refresh. Read again instead.
@@ -59,7 +150,7 @@ void Fleet::load_all() {
     return;
   }
   std::lock_guard lock(write_mutex_);
-  publish_loaded_locked(read_all());
+  publish_loaded_locked(read_all(true));
 }
 
 template <class Fn>
@@ -129,7 +220,7 @@ bool Fleet::remove(std::string_view instance_id) {
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   if (revision != current->revision() + 1) {
-    publish_loaded_locked(read_all());
+    publish_loaded_locked(read_all(false));
   } else {
     publish_locked(current->without(before->ip, revision));
   }
@@ -142,7 +233,7 @@ void Fleet::publish_change(const std::string& old_ip, const InstanceRecord& stor
   const auto revision = store_.revision();
   // Another writer (the CLI, another host) changed the store since our last publish: only a full
   // reload is sure to match it. Otherwise patch just this record.
-  if (revision != current->revision() + 1) return publish_loaded_locked(read_all());
+  if (revision != current->revision() + 1) return publish_loaded_locked(read_all(false));
   publish_locked(current->with(old_ip, render(stored), stored.ip, revision));
 }
 

@@ -21,10 +21,11 @@ bool is_postgres_url(std::string url) {
 }  // namespace
 
 std::unique_ptr<ChangeFeed> open_change_feed(const std::string& database_url,
+                                             std::chrono::milliseconds timeout,
                                              net::any_io_executor executor,
                                              ChangeCallback on_change) {
   if (!is_postgres_url(database_url)) return nullptr;
-  return std::make_unique<store::PgListener>(database_url, std::move(executor),
+  return std::make_unique<store::PgListener>(database_url, timeout, std::move(executor),
                                              std::move(on_change));
 }
 

@@ -1,5 +1,9 @@
 #include "pg_connection.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <string>
 #include <vector>
@@ -70,7 +74,8 @@ std::int64_t PgRows::integer(int row, int column) const {
   return out;
 }
 
-PgConnection::PgConnection(const std::string& url) {
+PgConnection::PgConnection(const std::string& url, std::chrono::milliseconds timeout)
+    : url_(url), timeout_(std::max(timeout, std::chrono::milliseconds(1))) {
   char* parse_error = nullptr;
   PgConninfoHandle options(PQconninfoParse(url.c_str(), &parse_error));
   if (!options) {
@@ -83,43 +88,158 @@ PgConnection::PgConnection(const std::string& url) {
   for (auto* o = options.get(); o->keyword; ++o) {
     if (std::string_view(o->keyword) == "password" && o->val) password_ = o->val;
   }
-  // Keywords before "dbname" are defaults that the URL overrides (expand_dbname): an unreachable
-  // host fails after connect_timeout instead of the kernel's minutes-long TCP timeout.
-  const char* keywords[] = {"connect_timeout", "application_name", "client_encoding", "dbname",
+  open();
+}
+
+// PQconnectPoll ignores connect_timeout (only libpq's blocking calls honour it), so the attempt is
+// bounded here, as a whole: the TCP handshake, TLS and authentication.
+void PgConnection::open() {
+  using namespace std::chrono;
+  const long long ms = timeout_.count();
+  const std::string seconds = std::to_string(std::max<long long>(1, (ms + 999) / 1000));
+  const std::string user_timeout = std::to_string(ms);
+  // The server gives up on a statement, and on a transaction left idle (a client that vanished
+  // mid-transaction would otherwise keep its row locks, e.g. the revision row every host's
+  // writes need, until the server's own keepalive notices, hours later). The statement's bound
+  // is a fifth shorter than ours, so that a live server's cancel (a clear error, and a connection
+  // still fit to reuse) arrives before we give up on the socket.
+  const std::string server_side =
+      "-c statement_timeout=" + std::to_string(std::max(1LL, ms * 4 / 5)) +
+      " -c idle_in_transaction_session_timeout=" + std::to_string(2 * ms);
+  // Keywords before "dbname" are defaults that the URL overrides (expand_dbname).
+  const char* keywords[] = {"application_name", "client_encoding",    "keepalives",
+                            "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                            "tcp_user_timeout", "options",             "dbname",
                             nullptr};
-  const char* values[] = {"10", "cloudmeta", "UTF8", url.c_str(), nullptr};
-  conn_.reset(PQconnectdbParams(keywords, values, 1));
+  const char* values[] = {"cloudmeta",          "UTF8", "1", seconds.c_str(), "1", "3",
+                          user_timeout.c_str(), server_side.c_str(), url_.c_str(), nullptr};
+  timed_out_ = false;
+  conn_.reset(PQconnectStartParams(keywords, values, 1));
   if (!conn_) throw StoreError(Kind::kUnavailable, "cannot connect to PostgreSQL: out of memory");
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) {
+    throw_connection_error(Kind::kUnavailable, "cannot connect to PostgreSQL");
+  }
+  const auto deadline = steady_clock::now() + timeout_;
+  auto status = PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK) {
+    if (status == PGRES_POLLING_FAILED) {
+      throw_connection_error(Kind::kUnavailable, "cannot connect to PostgreSQL");
+    }
+    const auto left = duration_cast<milliseconds>(deadline - steady_clock::now()).count();
+    pollfd watched{PQsocket(conn_.get()),
+                   static_cast<short>(status == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    int ready = 0;
+    if (left > 0) {
+      do {
+        ready = ::poll(&watched, 1, static_cast<int>(left));
+      } while (ready < 0 && errno == EINTR);
+    }
+    if (ready == 0) {
+      conn_.reset();
+      timed_out_ = true;
+      throw PgError(Kind::kUnavailable,
+                    "cannot connect to PostgreSQL: no answer within " + user_timeout +
+                        " ms (DATABASE_TIMEOUT_MS)",
+                    "", "");
+    }
+    // An error or hang-up on the socket is for PQconnectPoll to report (or to try the next
+    // address of the host).
+    status = PQconnectPoll(conn_.get());
+  }
+  if (PQsetnonblocking(conn_.get(), 1) != 0) {
     throw_connection_error(Kind::kUnavailable, "cannot connect to PostgreSQL");
   }
   PQsetNoticeProcessor(conn_.get(), ignore_notice, nullptr);
 }
 
 void PgConnection::throw_connection_error(Kind kind, const std::string& what) const {
-  std::string detail = one_line(PQerrorMessage(conn_.get()));
+  std::string detail = conn_ ? one_line(PQerrorMessage(conn_.get())) : "";
   detail = scrub(std::move(detail), password_);
   throw PgError(kind, detail.empty() ? what : what + ": " + detail, "", "");
 }
 
-// After the server restarted or the network broke, libpq marks the connection bad on the first
-// failed statement; the next use outside a transaction opens it again (a transaction in flight
-// was rolled back by the server and cannot be resumed).
+// After the server restarted, the network broke or a wait timed out, the connection is marked bad
+// (or closed); the next use outside a transaction opens it again (a transaction in flight was
+// rolled back by the server and cannot be resumed).
 void PgConnection::reconnect_if_lost() {
-  if (PQstatus(conn_.get()) == CONNECTION_OK) return;
+  if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return;
   in_transaction_ = false;
+  savepoints_ = 0;
   prepared_.clear();
-  PQreset(conn_.get());
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
-    throw_connection_error(Kind::kUnavailable, "PostgreSQL unavailable");
+  open();
+}
+
+bool PgConnection::wait_socket(short events) {
+  pollfd watched{PQsocket(conn_.get()), events, 0};
+  if (watched.fd < 0) return true;  // libpq dropped it: its next call reports why
+  const int wait_ms = patient_ ? -1 : static_cast<int>(timeout_.count());
+  int ready = 0;
+  do {
+    ready = ::poll(&watched, 1, wait_ms);
+  } while (ready < 0 && errno == EINTR);
+  return ready != 0;
+}
+
+void PgConnection::give_up() {
+  conn_.reset();  // non-blocking: PQfinish's goodbye never waits for the silent server
+  in_transaction_ = false;
+  savepoints_ = 0;
+  prepared_.clear();
+  timed_out_ = true;
+  throw PgError(Kind::kUnavailable,
+                "PostgreSQL did not answer within " + std::to_string(timeout_.count()) +
+                    " ms (DATABASE_TIMEOUT_MS); connection closed",
+                "", "");
+}
+
+PgResultHandle PgConnection::await_result(int sent) {
+  PGconn* conn = conn_.get();
+  if (!sent) {
+    in_transaction_ = false;
+    throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
   }
+  // Non-blocking: the query may sit in libpq's buffer until the socket takes it. Reading while
+  // waiting to write keeps a server that is sending (notices) from deadlocking with us.
+  for (;;) {
+    const int flushed = PQflush(conn);
+    if (flushed == 0) break;
+    if (flushed < 0) {
+      in_transaction_ = false;
+      throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
+    }
+    if (!wait_socket(POLLIN | POLLOUT)) give_up();
+    if (!PQconsumeInput(conn)) {
+      in_transaction_ = false;
+      throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
+    }
+  }
+  PgResultHandle failed;
+  PgResultHandle last;
+  for (;;) {
+    while (PQisBusy(conn)) {
+      if (!wait_socket(POLLIN)) give_up();
+      if (!PQconsumeInput(conn)) {
+        in_transaction_ = false;
+        throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
+      }
+    }
+    PgResultHandle result(PQgetResult(conn));  // does not block once PQisBusy said so
+    if (!result) break;
+    const auto status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !failed) {
+      failed = std::move(result);
+    } else {
+      last = std::move(result);
+    }
+  }
+  return failed ? std::move(failed) : std::move(last);
 }
 
 PgRows PgConnection::check(PgResultHandle result) {
   const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return PgRows(std::move(result));
   const std::string sqlstate = result ? field(result.get(), PG_DIAG_SQLSTATE) : "";
-  if (sqlstate.empty() || PQstatus(conn_.get()) != CONNECTION_OK) {
+  if (sqlstate.empty() || !conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     in_transaction_ = false;
     throw_connection_error(Kind::kUnavailable, "lost the connection to PostgreSQL");
   }
@@ -154,9 +274,9 @@ PgRows PgConnection::run(const char* sql, std::initializer_list<PgParam> params)
     }
   }
   const std::string& name = prepared_name(sql, static_cast<int>(values.size()));
-  return check(PgResultHandle(PQexecPrepared(conn_.get(), name.c_str(),
-                                             static_cast<int>(values.size()), values.data(),
-                                             nullptr, nullptr, 0)));
+  return check(await_result(PQsendQueryPrepared(conn_.get(), name.c_str(),
+                                                static_cast<int>(values.size()), values.data(),
+                                                nullptr, nullptr, 0)));
 }
 
 // Each distinct statement is prepared once per connection (parsed and planned once) and then
@@ -166,15 +286,17 @@ const std::string& PgConnection::prepared_name(const char* sql, int parameter_co
   auto it = prepared_.find(sql);
   if (it != prepared_.end()) return it->second;
   std::string name = "cloudmeta_" + std::to_string(prepared_.size() + 1);
-  check(PgResultHandle(PQprepare(conn_.get(), name.c_str(), sql, parameter_count, nullptr)));
+  check(await_result(PQsendPrepare(conn_.get(), name.c_str(), sql, parameter_count, nullptr)));
   return prepared_.emplace(sql, std::move(name)).first->second;
 }
 
-void PgConnection::run_simple(const char* sql) { check(PgResultHandle(PQexec(conn_.get(), sql))); }
+void PgConnection::run_simple(const char* sql) {
+  check(await_result(PQsendQuery(conn_.get(), sql)));
+}
 
 void PgConnection::exec_script(const std::string& sql) {
   if (!in_transaction_) reconnect_if_lost();
-  check(PgResultHandle(PQexec(conn_.get(), sql.c_str())));
+  check(await_result(PQsendQuery(conn_.get(), sql.c_str())));
 }
 
 void PgConnection::begin() {
@@ -203,22 +325,31 @@ void PgConnection::commit() {
 }
 
 void PgConnection::rollback() noexcept {
-  if (PQstatus(conn_.get()) != CONNECTION_OK) {
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     in_transaction_ = false;
+    savepoints_ = 0;
     return;
   }
-  if (in_transaction_ && savepoints_ > 0) {
-    --savepoints_;
-    PgResultHandle undone(PQexec(conn_.get(), "ROLLBACK TO SAVEPOINT cloudmeta_nested"));
-    PgResultHandle released(PQexec(conn_.get(), "RELEASE SAVEPOINT cloudmeta_nested"));
-    return;
+  // Bounded like every other statement; a failure leaves the connection unfit to lend (the
+  // server rolls back a transaction whose connection is gone).
+  try {
+    if (in_transaction_ && savepoints_ > 0) {
+      --savepoints_;
+      PgResultHandle undone(await_result(
+          PQsendQuery(conn_.get(), "ROLLBACK TO SAVEPOINT cloudmeta_nested")));
+      PgResultHandle released(
+          await_result(PQsendQuery(conn_.get(), "RELEASE SAVEPOINT cloudmeta_nested")));
+      return;
+    }
+    in_transaction_ = false;
+    PgResultHandle ignored(await_result(PQsendQuery(conn_.get(), "ROLLBACK")));
+  } catch (const StoreError&) {
+    in_transaction_ = false;
   }
-  in_transaction_ = false;
-  PgResultHandle ignored(PQexec(conn_.get(), "ROLLBACK"));
 }
 
 bool PgConnection::reusable() const {
-  return !in_transaction_ && PQstatus(conn_.get()) == CONNECTION_OK;
+  return conn_ && !in_transaction_ && PQstatus(conn_.get()) == CONNECTION_OK;
 }
 
 }  // namespace cloudmeta::store

@@ -16,10 +16,6 @@ using Descriptor = net::posix::stream_descriptor;
 // The channel PostgresStore's instance writes pg_notify() on.
 constexpr const char* kListen = "LISTEN cloudmeta_instances";
 
-// PQconnectPoll ignores connect_timeout (only the blocking calls honour it), so the listener
-// bounds each attempt itself; an unroutable host would otherwise hold it for the kernel's
-// minutes-long SYN retries.
-constexpr auto kConnectTimeout = 10s;
 constexpr auto kFirstBackoff = 100ms;
 constexpr auto kMaxBackoff = 5s;
 
@@ -52,8 +48,10 @@ void ignore_notice(void*, const char*) {}
 }  // namespace
 
 struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
-  State(std::string database_url, net::any_io_executor executor, ChangeCallback callback)
+  State(std::string database_url, std::chrono::milliseconds bound, net::any_io_executor executor,
+        ChangeCallback callback)
       : url(std::move(database_url)),
+        timeout(std::max(bound, std::chrono::milliseconds(1))),
         password(password_in(url)),
         on_change(std::move(callback)),
         socket(executor),
@@ -68,7 +66,10 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
   }
 
   std::string error() const {
-    if (timed_out) return "no connection within " + std::to_string(kConnectTimeout.count()) + " s";
+    if (timed_out) {
+      return "no connection within " + std::to_string(timeout.count()) +
+             " ms (DATABASE_TIMEOUT_MS)";
+    }
     std::string text = conn ? one_line(PQerrorMessage(conn.get())) : "out of memory";
     if (!password.empty()) {
       for (auto at = text.find(password); at != std::string::npos; at = text.find(password, at)) {
@@ -91,10 +92,15 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
 
   net::awaitable<bool> connect() {
     // Keywords before "dbname" are defaults the URL overrides (expand_dbname). TCP keepalives
-    // notice a peer that vanished without closing, which an idle LISTEN would never see.
-    const char* keywords[] = {"application_name", "keepalives",   "keepalives_idle",
-                              "keepalives_interval", "keepalives_count", "dbname", nullptr};
-    const char* values[] = {"cloudmeta-listener", "1", "10", "5", "3", url.c_str(), nullptr};
+    // notice a peer that vanished without closing, which an idle LISTEN would never see; as the
+    // store's connections, within a few DATABASE_TIMEOUT_MS.
+    const std::string idle = std::to_string(std::max<long long>(1, (timeout.count() + 999) / 1000));
+    const std::string user_timeout = std::to_string(timeout.count());
+    const char* keywords[] = {"application_name", "keepalives",       "keepalives_idle",
+                              "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                              "dbname",           nullptr};
+    const char* values[] = {"cloudmeta-listener", "1", idle.c_str(), "1", "3",
+                            user_timeout.c_str(), url.c_str(), nullptr};
     conn.reset(PQconnectStartParams(keywords, values, 1));
     if (!conn || PQstatus(conn.get()) == CONNECTION_BAD) co_return false;
     PQsetNoticeProcessor(conn.get(), ignore_notice, nullptr);
@@ -102,7 +108,10 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
     // A deadline that fired just as the attempt finished must not cancel the next one.
     const unsigned attempt = ++attempts;
     timed_out = false;
-    deadline.expires_after(kConnectTimeout);
+    // PQconnectPoll ignores connect_timeout (only the blocking calls honour it), so each attempt
+    // is bounded here; an unroutable host would otherwise hold it for the kernel's minutes-long
+    // SYN retries.
+    deadline.expires_after(timeout);
     deadline.async_wait([self = shared_from_this(), attempt](beast::error_code ec) {
       if (ec || self->attempts != attempt) return;
       self->timed_out = true;
@@ -160,6 +169,7 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
   }
 
   std::string url;
+  std::chrono::milliseconds timeout;  // DATABASE_TIMEOUT_MS: one connection attempt
   std::string password;  // kept only to scrub it from libpq's messages
   ChangeCallback on_change;
   PgConnHandle conn;
@@ -207,8 +217,10 @@ net::awaitable<void> run(std::shared_ptr<PgListener::State> s) {
 
 }  // namespace
 
-PgListener::PgListener(std::string url, net::any_io_executor executor, ChangeCallback on_change)
-    : state_(std::make_shared<State>(std::move(url), std::move(executor), std::move(on_change))) {}
+PgListener::PgListener(std::string url, std::chrono::milliseconds timeout,
+                       net::any_io_executor executor, ChangeCallback on_change)
+    : state_(std::make_shared<State>(std::move(url), timeout, std::move(executor),
+                                     std::move(on_change))) {}
 
 PgListener::~PgListener() { stop(); }
 

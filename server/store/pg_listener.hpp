@@ -8,6 +8,7 @@
 // Not thread-safe: start() and stop() on the executor's thread.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,8 +19,10 @@ namespace cloudmeta::store {
 class PgListener : public ChangeFeed {
  public:
   // url: postgres:// or postgresql://, as the Store's; connection parameters in it (sslmode,
-  // keepalives...) win over the listener's defaults.
-  PgListener(std::string url, net::any_io_executor executor, ChangeCallback on_change);
+  // keepalives...) win over the listener's defaults. timeout: DATABASE_TIMEOUT_MS, the bound of
+  // one connection attempt (the keepalives follow it).
+  PgListener(std::string url, std::chrono::milliseconds timeout, net::any_io_executor executor,
+             ChangeCallback on_change);
   ~PgListener() override;
   PgListener(const PgListener&) = delete;
   PgListener& operator=(const PgListener&) = delete;

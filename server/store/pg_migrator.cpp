@@ -31,8 +31,12 @@ int pg_schema_version(PgConnection& db) {
 }
 
 int pg_migrate(PgConnection& db) {
+  // Another host may hold the lock for as long as its migration takes, and a migration may
+  // rewrite a big table: neither is a silent server.
+  const PgConnection::Patience patience(db);
   for (const auto& migration : migrations("postgres")) {
     PgTransaction tx(db);
+    db.exec_script("SET LOCAL statement_timeout = 0");
     db.exec("SELECT pg_advisory_xact_lock($1::bigint)", {kMigrationLockKey});
     db.exec(kCreateMigrationsTable);
     const std::string version = std::to_string(migration.version);

@@ -1,12 +1,21 @@
 #include "pg_pool.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
 namespace cloudmeta::store {
+namespace {
 
-PgPool::PgPool(std::string url, std::size_t size, std::chrono::milliseconds wait)
-    : url_(std::move(url)), size_(size < 1 ? 1 : size), wait_(wait) {}
+using namespace std::chrono_literals;
+constexpr std::chrono::milliseconds kFirstBackoff = 100ms;
+constexpr std::chrono::milliseconds kMaxBackoff = 5s;
+
+}  // namespace
+
+PgPool::PgPool(std::string url, std::size_t size, std::chrono::milliseconds wait,
+               std::chrono::milliseconds timeout)
+    : url_(std::move(url)), size_(size < 1 ? 1 : size), wait_(wait), timeout_(timeout) {}
 
 PgPool::Lease::~Lease() {
   if (connection_) pool_->give_back(std::move(connection_));
@@ -29,10 +38,29 @@ PgPool::Lease PgPool::acquire() {
     idle_.pop_back();
     return Lease(*this, std::move(connection));
   }
+  const auto now = Clock::now();
+  if (now < retry_at_) {
+    const auto wait_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ - now).count() + 1;
+    throw StoreError(StoreError::Kind::kUnavailable,
+                     last_error_ + " (next attempt in " + std::to_string(wait_ms) + " ms)");
+  }
   ++open_;  // counted before connecting, so concurrent callers never open more than size_
   lock.unlock();
   try {
-    return Lease(*this, std::make_unique<PgConnection>(url_));
+    auto connection = std::make_unique<PgConnection>(url_, timeout_);
+    lock.lock();
+    backoff_ = std::chrono::milliseconds(0);
+    retry_at_ = {};
+    lock.unlock();
+    return Lease(*this, std::move(connection));
+  } catch (const StoreError& e) {
+    lock.lock();
+    --open_;
+    if (e.kind() == StoreError::Kind::kUnavailable) note_unreachable_locked(e.what());
+    lock.unlock();
+    returned_.notify_one();
+    throw;
   } catch (...) {
     lock.lock();
     --open_;
@@ -40,6 +68,12 @@ PgPool::Lease PgPool::acquire() {
     returned_.notify_one();
     throw;
   }
+}
+
+void PgPool::note_unreachable_locked(const std::string& error) {
+  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+  retry_at_ = Clock::now() + backoff_;
+  last_error_ = error;
 }
 
 void PgPool::give_back(std::unique_ptr<PgConnection> connection) noexcept {
@@ -53,6 +87,10 @@ void PgPool::give_back(std::unique_ptr<PgConnection> connection) noexcept {
       // the idle ones too: close them all, so one caller finds out instead of one per connection.
       closing = std::move(idle_);
       idle_.clear();
+      if (connection->timed_out()) {
+        note_unreachable_locked("PostgreSQL did not answer within " +
+                                std::to_string(timeout_.count()) + " ms (DATABASE_TIMEOUT_MS)");
+      }
       closing.push_back(std::move(connection));
       open_ -= closing.size();
     }

@@ -6,6 +6,11 @@
 // instead of an admin request that hangs. A connection given back broken (the server ended its
 // session, or a transaction was left open) is closed with every idle one (a restarted server
 // broke them all), and new ones are opened when next needed.
+// Reconnecting backs off: after a connection attempt failed, or a connection timed out, new
+// connections are not attempted for a while (100 ms, doubling up to 5 s) and acquire() fails at
+// once instead. So while the database is unreachable an admin request answers 503 at once rather
+// than after DATABASE_TIMEOUT_MS each, and one caller per backoff period (in practice the sync
+// thread's refresh) finds out when it is back.
 // Private to server/store; thread-safe.
 #pragma once
 
@@ -23,8 +28,9 @@ namespace cloudmeta::store {
 
 class PgPool {
  public:
-  // Opens nothing yet. size >= 1.
-  PgPool(std::string url, std::size_t size, std::chrono::milliseconds wait);
+  // Opens nothing yet. size >= 1. timeout: each connection's bound (PgConnection).
+  PgPool(std::string url, std::size_t size, std::chrono::milliseconds wait,
+         std::chrono::milliseconds timeout);
   PgPool(const PgPool&) = delete;
   PgPool& operator=(const PgPool&) = delete;
 
@@ -46,8 +52,8 @@ class PgPool {
   };
 
   // An idle connection, else a new one while fewer than size are open, else waits. Throws
-  // StoreError: kUnavailable when none came back within `wait` or a new one cannot connect,
-  // kInvalid for a URL libpq cannot parse.
+  // StoreError: kUnavailable when none came back within `wait`, a new one cannot connect, or
+  // the last attempt failed less than the backoff ago; kInvalid for a URL libpq cannot parse.
   Lease acquire();
 
   std::size_t size() const { return size_; }
@@ -55,11 +61,19 @@ class PgPool {
   std::size_t open_connections() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
   void give_back(std::unique_ptr<PgConnection> connection) noexcept;
+  void note_unreachable_locked(const std::string& error);
 
   const std::string url_;
   const std::size_t size_;
   const std::chrono::milliseconds wait_;
+  const std::chrono::milliseconds timeout_;
+  // Reconnection backoff, guarded by mutex_: no attempt before retry_at_; backoff_ is 0 while
+  // the database answers.
+  Clock::time_point retry_at_{};
+  std::chrono::milliseconds backoff_{0};
+  std::string last_error_;
   mutable std::mutex mutex_;
   std::condition_variable returned_;
   std::vector<std::unique_ptr<PgConnection>> idle_;  // the most recently used last

@@ -84,8 +84,9 @@ class PostgresStore::Connection {
 };
 
 PostgresStore::PostgresStore(const std::string& url, const StoreOptions& options)
-    : pool_(url, options.pool_size, options.pool_wait) {
-  pool_.acquire();  // connect now: a wrong URL or password is an error at start, not later
+    : pool_(url, options.pool_size, options.pool_wait, options.timeout) {
+  // Connect now: a wrong URL or password is an error at start, not later.
+  if (options.connect_at_open) pool_.acquire();
 }
 
 PostgresStore::Connection PostgresStore::connection() {
@@ -120,7 +121,13 @@ std::vector<InstanceRecord> PostgresStore::list_instances() {
 }
 
 void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
-  const auto rows = connection()->exec(kInstanceColumns);
+  // A fleet-sized answer streams for longer than DATABASE_TIMEOUT_MS: the statement is exempt
+  // from the server's statement_timeout, and the client's bound still ends a silence.
+  auto db = connection();
+  PgTransaction tx(*db);
+  db->exec_script("SET LOCAL statement_timeout = 0");
+  const auto rows = db->exec(kInstanceColumns);
+  tx.commit();
   for (int i = 0; i < rows.size(); ++i) {
     const std::string id = rows.text(i, 0), ip = rows.text(i, 1), doc = rows.text(i, 2),
                       created_at = rows.text(i, 3), updated_at = rows.text(i, 4);

@@ -1,9 +1,14 @@
 // What only the PostgreSQL backend has: a server that can be unreachable or refuse us, URL
-// parameters handed to libpq, NOTIFY on instance writes, and reconnecting after the server
-// dropped the connection. The Store contract itself is in store_contract_test.cpp.
+// parameters handed to libpq, NOTIFY on instance writes, reconnecting after the server
+// dropped the connection, and the time bound on every wait (DATABASE_TIMEOUT_MS). The Store
+// contract itself is in store_contract_test.cpp.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -274,3 +279,112 @@ TEST_CASE("postgres store: a pool whose connections were killed fails one call, 
 }
 
 }  // namespace
+
+// ---- DATABASE_TIMEOUT_MS: no wait on the server is unbounded ----
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+long long ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// A TCP server that accepts and then never says a word: what a database host looks like to the
+// client when it stops answering (as far as loopback can show it; tests/clients'
+// test_postgres_partition.sh drops real packets between namespaces).
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd_, 16) == 0);  // the kernel completes handshakes; nobody reads
+    socklen_t length = sizeof address;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  std::string url() const {
+    return "postgresql://u:sekrit@127.0.0.1:" + std::to_string(port_) + "/db";
+  }
+
+ private:
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("postgres store: a server that never answers costs DATABASE_TIMEOUT_MS, then backoff") {
+  SilentServer silent;
+  const cm::StoreOptions options{1, std::chrono::milliseconds(10'000),
+                                 std::chrono::milliseconds(500), false};
+  auto store = cm::open_store(silent.url(), options);  // connect_at_open=false: no wait yet
+  auto started = Clock::now();
+  auto e = store_error_of([&] { store->revision(); });
+  const long long first_ms = ms_since(started);
+  CHECK(e.kind() == Kind::kUnavailable);
+  CHECK(std::string(e.what()).find("no answer within 500 ms (DATABASE_TIMEOUT_MS)") !=
+        std::string::npos);
+  CHECK(first_ms >= 450);
+  CHECK(first_ms < 2'000);  // libpq's own default would wait forever (no connect_timeout)
+  // Right after a failed attempt the next call does not wait again: it fails at once.
+  started = Clock::now();
+  e = store_error_of([&] { store->revision(); });
+  CHECK(ms_since(started) < 100);
+  CHECK(std::string(e.what()).find("next attempt in") != std::string::npos);
+  // The CLI's way (connect at open) is bounded the same.
+  started = Clock::now();
+  CHECK(store_error_of([&] { cm::open_store(silent.url()); }).kind() == Kind::kUnavailable);
+  CHECK(ms_since(started) < 5'000);  // StoreOptions' default bound: 3 s
+}
+
+TEST_CASE("postgres store: a statement the server sits on is cut at DATABASE_TIMEOUT_MS") {
+  cm::testing::PgTestDatabase db;
+  {
+    auto setup = cm::open_store(db.url());
+    setup->migrate();
+  }
+  // Another session holds the revision row every instance write needs.
+  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdb(db.url().c_str()), &PQfinish);
+  REQUIRE(PQstatus(holder.get()) == CONNECTION_OK);
+  PQclear(PQexec(holder.get(), "BEGIN"));
+  PQclear(PQexec(holder.get(), "SELECT value FROM instance_revision WHERE id = 1 FOR UPDATE"));
+
+  const cm::StoreOptions options{2, std::chrono::milliseconds(10'000),
+                                 std::chrono::milliseconds(500)};
+  SUBCASE("the server's statement_timeout, set from the bound") {
+    auto store = cm::open_store(db.url(), options);
+    const auto started = Clock::now();
+    auto e = store_error_of(
+        [&] { store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1")); });
+    CHECK(e.kind() == Kind::kUnavailable);
+    CHECK(std::string(e.what()).find("57014") != std::string::npos);  // query_canceled
+    CHECK(ms_since(started) < 3'000);
+  }
+  SUBCASE("the client's own deadline, when DATABASE_URL turns statement_timeout off") {
+    auto store = cm::open_store(db.url("options=-c%20statement_timeout%3D0"), options);
+    const auto started = Clock::now();
+    auto e = store_error_of(
+        [&] { store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1")); });
+    CHECK(e.kind() == Kind::kUnavailable);
+    CHECK(std::string(e.what()).find("did not answer within 500 ms") != std::string::npos);
+    CHECK(ms_since(started) < 3'000);
+    // The lock goes away: after the backoff the store works again, by itself.
+    PQclear(PQexec(holder.get(), "ROLLBACK"));
+    bool recovered = false;
+    for (int attempt = 0; attempt < 50 && !recovered; ++attempt) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      try {
+        store->insert_instance(sample("i-0aaaaaaaaaaaaaaa1", "10.0.0.1"));
+        recovered = true;
+      } catch (const cm::StoreError& again) {
+        CHECK(again.kind() == Kind::kUnavailable);
+      }
+    }
+    CHECK(recovered);
+  }
+}

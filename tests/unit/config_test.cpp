@@ -57,6 +57,16 @@ TEST_CASE("defaults when nothing is set") {
   const cloudmeta::StoreOptions store_defaults;
   CHECK(c.database_pool_size == store_defaults.pool_size);
   CHECK(c.database_pool_timeout == store_defaults.pool_wait);
+  CHECK(c.database_timeout == store_defaults.timeout);
+  CHECK(c.snapshot_cache == "snapshot.cache");
+}
+
+TEST_CASE("SNAPSHOT_CACHE: a path, or off") {
+  CHECK(parse({{"SNAPSHOT_CACHE", "/var/lib/cloudmeta/last.snapshot"}}).snapshot_cache ==
+        "/var/lib/cloudmeta/last.snapshot");
+  CHECK(parse({{"SNAPSHOT_CACHE", "off"}}).snapshot_cache.empty());
+  CHECK(parse({{"SNAPSHOT_CACHE", "OFF"}}).describe().find("SNAPSHOT_CACHE=off") !=
+        std::string::npos);
 }
 
 TEST_CASE("every integer variable: accepted at its bounds, rejected past them") {
@@ -87,6 +97,7 @@ TEST_CASE("every integer variable: accepted at its bounds, rejected past them") 
       {"FULL_RESYNC_INTERVAL_S", "0", "86400", "-1", "86401"},
       {"DATABASE_POOL_SIZE", "1", "64", "0", "65"},
       {"DATABASE_POOL_TIMEOUT_MS", "100", "600000", "99", "600001"},
+      {"DATABASE_TIMEOUT_MS", "100", "600000", "99", "600001"},
   };
   for (const Row& r : rows) {
     CAPTURE(r.name);
