@@ -231,15 +231,18 @@ cm_guest_add() {
   echo 'nameserver 127.0.0.1' >"/etc/netns/$ns/resolv.conf"
 }
 
-# cm_server_start: cloudmeta in the host namespace; sets CM_ADMIN_URL and CM_API_TOKEN.
+# cm_server_start: cloudmeta in the host namespace; sets CM_ADMIN_URL and CM_API_TOKEN (the first
+# start creates the token; later starts keep it). CM_DATABASE_URL (default: a SQLite file in the
+# temp dir) and CM_SERVER_ENV (more VAR=value settings) may be set before.
+CM_SERVER_ENV=()
 cm_server_start() {
-  CM_DATABASE_URL="sqlite:///$CM_TMP/db.sqlite"
+  CM_DATABASE_URL="${CM_DATABASE_URL:-sqlite:///$CM_TMP/db.sqlite}"
   # The working directory is the temp dir, so no stray .env is read.
   (
     cd "$CM_TMP"
     exec ip netns exec "$CM_HOST" env PORT="$CM_PORT" BIND="$CM_BIND" ADMIN_PORT=0 \
       ADMIN_BIND=127.0.0.1 DATABASE_URL="$CM_DATABASE_URL" LOG_LEVEL=info LOG_FORMAT=text \
-      "$CM_BIN" serve >"$CM_TMP/server.out" 2>"$CM_TMP/server.log"
+      "${CM_SERVER_ENV[@]}" "$CM_BIN" serve >"$CM_TMP/server.out" 2>"$CM_TMP/server.log"
   ) &
   CM_SERVER_PID=$!
   local port="" line
@@ -256,12 +259,24 @@ cm_server_start() {
   grep -q 'event=listening surface=metadata' "$CM_TMP/server.log" ||
     cm_die "cloudmeta did not log its metadata listener"
   CM_ADMIN_URL="http://127.0.0.1:$port"
-  (cd "$CM_TMP" && DATABASE_URL="$CM_DATABASE_URL" "$CM_BIN" token create --name t \
-    >"$CM_TMP/token.out" 2>"$CM_TMP/token.err") ||
-    cm_die "token create failed: $(cat "$CM_TMP/token.err")"
-  CM_API_TOKEN="$(tail -n 1 "$CM_TMP/token.out")"
-  [ -n "$CM_API_TOKEN" ] || cm_die "token create printed no token"
+  if [ -z "${CM_API_TOKEN:-}" ]; then
+    (cd "$CM_TMP" && cm_in_host env DATABASE_URL="$CM_DATABASE_URL" "$CM_BIN" token create \
+      --name t >"$CM_TMP/token.out" 2>"$CM_TMP/token.err") ||
+      cm_die "token create failed: $(cat "$CM_TMP/token.err")"
+    CM_API_TOKEN="$(tail -n 1 "$CM_TMP/token.out")"
+    [ -n "$CM_API_TOKEN" ] || cm_die "token create printed no token"
+  fi
   cm_log "cloudmeta up: metadata $CM_BIND:$CM_PORT, admin $CM_ADMIN_URL (in $CM_HOST)"
+}
+
+# cm_server_stop: SIGTERM, and the exit status of `cloudmeta serve` (it must stop by itself within
+# its shutdown grace).
+cm_server_stop() {
+  local status=0
+  kill "$CM_SERVER_PID" 2>/dev/null || true
+  wait "$CM_SERVER_PID" || status=$?
+  CM_SERVER_PID=""
+  return "$status"
 }
 
 # cm_admin METHOD PATH [JSON_FILE]: the admin API from inside the host namespace; prints the body,

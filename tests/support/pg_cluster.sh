@@ -10,6 +10,10 @@
 #                                   keep its data, for fault tests; `resume` starts it again on the
 #                                   same port and data directory.
 #
+# PG_NETNS and PG_LISTEN (optional, for the partition test): start the server inside that network
+# namespace (ip netns), listening on that address instead of 127.0.0.1, with password logins
+# allowed from PG_LISTEN's /24; `halt` and `resume` follow the namespace recorded in STATE_DIR/env.
+#
 # Postgres refuses to run as root, so as root (CI) the server runs as the `postgres` user that the
 # package creates (or `nobody` without it); its data directory lives in /tmp because a build tree
 # under /root is not reachable by that user. Durability is switched off: the data is disposable.
@@ -28,8 +32,17 @@ if [[ "$(id -u)" == 0 ]]; then
   if id postgres >/dev/null 2>&1; then run_user=postgres; else run_user=nobody; fi
 fi
 
+netns="${PG_NETNS:-}"
+listen="${PG_LISTEN:-127.0.0.1}"
+
 as_server_user() {
-  if [[ -n "$run_user" ]]; then runuser -u "$run_user" -- "$@"; else "$@"; fi
+  local prefix=()
+  if [[ -n "$netns" ]]; then prefix=(ip netns exec "$netns"); fi
+  if [[ -n "$run_user" ]]; then
+    "${prefix[@]}" runuser -u "$run_user" -- "$@"
+  else
+    "${prefix[@]}" "$@"
+  fi
 }
 
 # A port below Linux's ephemeral range (32768+) that nothing listens on now. It can still be taken
@@ -68,13 +81,16 @@ start() {
     exit 1
   }
   rm -f "$dir/pwfile"
+  if [[ "$listen" != 127.0.0.1 ]]; then
+    echo "host all all ${listen%.*}.0/24 scram-sha-256" >>"$dir/data/pg_hba.conf"
+  fi
 
   # A free port can be taken between asking and binding; retry with another one.
   local port="" attempt
   for attempt in 1 2 3 4 5; do
     port="$(free_port)"
     cat >"$dir/data/postgresql.auto.conf" <<CONF
-listen_addresses = '127.0.0.1'
+listen_addresses = '$listen'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 100
@@ -97,18 +113,20 @@ CONF
     exit 1
   fi
   cat >"$state_dir/env.tmp" <<ENV
-PG_HOST=127.0.0.1
+PG_HOST=$listen
 PG_PORT=$port
+PG_NETNS=$netns
 PG_USER=cloudmeta
 PG_PASSWORD=$password
 PG_DATA=$dir
 ENV
   mv "$state_dir/env.tmp" "$state_dir/env"
-  echo "pg_cluster: started on 127.0.0.1:$port in $dir"
+  echo "pg_cluster: started on $listen:$port in $dir${netns:+ (netns $netns)}"
 }
 
 stop() {
   [[ -f "$state_dir/env" ]] || exit 0
+  netns="$(sed -n 's/^PG_NETNS=//p' "$state_dir/env")"
   local dir
   dir="$(sed -n 's/^PG_DATA=//p' "$state_dir/env")"
   if [[ -n "$dir" && -d "$dir/data" ]]; then
@@ -129,12 +147,14 @@ data_dir() {
 halt() {
   local dir
   dir="$(data_dir)"
+  netns="$(sed -n 's/^PG_NETNS=//p' "$state_dir/env")"
   as_server_user "$pg_bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 }
 
 resume() {
   local dir
   dir="$(data_dir)"
+  netns="$(sed -n 's/^PG_NETNS=//p' "$state_dir/env")"
   as_server_user "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
 }
 
