@@ -70,15 +70,20 @@ struct SnapshotCacheInfo {
   std::uint64_t rows = 0;
 };
 
+using SnapshotCacheVisitor = std::function<void(const StoredInstance&)>;
+// Called once the file is accepted, before its first row (e.g. to size an index for info.rows).
+using SnapshotCacheAccepted = std::function<void(const SnapshotCacheInfo&)>;
+
 // Checks a whole file's bytes (format, version, checksum, structure) and only then hands each row
 // to `visit`, in file order (all of them or none); the row's views point into `bytes`. Throws
 // SnapshotCacheError naming what does not match.
-SnapshotCacheInfo parse_snapshot_cache(std::string_view bytes,
-                                       const std::function<void(const StoredInstance&)>& visit);
+SnapshotCacheInfo parse_snapshot_cache(std::string_view bytes, const SnapshotCacheVisitor& visit,
+                                       const SnapshotCacheAccepted& accepted = {});
 
 // parse_snapshot_cache() on the file at `path` (mapped, not copied); nullopt when there is no
 // such file. Throws SnapshotCacheError when it cannot be read or is refused.
-std::optional<SnapshotCacheInfo> read_snapshot_cache(
-    const std::filesystem::path& path, const std::function<void(const StoredInstance&)>& visit);
+std::optional<SnapshotCacheInfo> read_snapshot_cache(const std::filesystem::path& path,
+                                                     const SnapshotCacheVisitor& visit,
+                                                     const SnapshotCacheAccepted& accepted = {});
 
 }  // namespace cloudmeta

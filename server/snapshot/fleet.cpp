@@ -84,10 +84,15 @@ bool Fleet::cache_behind() const {
 
 std::optional<std::string> Fleet::load_cache(const std::filesystem::path& path) {
   const auto started = std::chrono::steady_clock::now();
-  Snapshot::Builder builder;
+  // Sized once for the file's row count, as a reload sizes it from the store's hint.
+  std::optional<Snapshot::Builder> builder;
   std::optional<SnapshotCacheInfo> info;
   try {
-    info = read_snapshot_cache(path, [&builder](const StoredInstance& row) { builder.add(row); });
+    info = read_snapshot_cache(
+        path, [&builder](const StoredInstance& row) { builder->add(row); },
+        [&builder](const SnapshotCacheInfo& accepted) {
+          builder.emplace(static_cast<std::size_t>(accepted.rows));
+        });
   } catch (const SnapshotCacheError& e) {
     log_error("snapshot_cache_refused", {{"file", path.string()}, {"error", e.what()}});
     return std::nullopt;
@@ -96,10 +101,10 @@ std::optional<std::string> Fleet::load_cache(const std::filesystem::path& path) 
     log_warn("snapshot_cache_missing", {{"file", path.string()}});
     return std::nullopt;
   }
-  for (const auto& id : builder.skipped()) {
+  for (const auto& id : builder->skipped()) {
     log_error("instance_not_served", {{"instance", id}, {"reason", "stored address is invalid"}});
   }
-  auto snapshot = builder.finish(info->revision);
+  auto snapshot = builder->finish(info->revision);
   struct stat st {};
   const std::int64_t age_s =
       ::stat(path.c_str(), &st) == 0 ? static_cast<std::int64_t>(std::time(nullptr) - st.st_mtime)

@@ -119,8 +119,8 @@ void SnapshotCacheWriter::commit(std::int64_t revision, std::string_view secret)
   }
 }
 
-SnapshotCacheInfo parse_snapshot_cache(std::string_view bytes,
-                                       const std::function<void(const StoredInstance&)>& visit) {
+SnapshotCacheInfo parse_snapshot_cache(std::string_view bytes, const SnapshotCacheVisitor& visit,
+                                       const SnapshotCacheAccepted& accepted) {
   if (bytes.size() < kHeaderSize + kTrailerFixed || bytes.substr(0, kMagic.size()) != kMagic) {
     throw SnapshotCacheError("not a snapshot cache file (or a truncated one)");
   }
@@ -181,12 +181,14 @@ SnapshotCacheInfo parse_snapshot_cache(std::string_view bytes,
     }
   };
   walk(nullptr);
+  if (accepted) accepted(info);
   walk(&visit);
   return info;
 }
 
-std::optional<SnapshotCacheInfo> read_snapshot_cache(
-    const std::filesystem::path& path, const std::function<void(const StoredInstance&)>& visit) {
+std::optional<SnapshotCacheInfo> read_snapshot_cache(const std::filesystem::path& path,
+                                                     const SnapshotCacheVisitor& visit,
+                                                     const SnapshotCacheAccepted& accepted) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
@@ -216,7 +218,8 @@ std::optional<SnapshotCacheInfo> read_snapshot_cache(
     std::size_t size;
     ~Unmap() { ::munmap(at, size); }
   } unmap{mapped, size};
-  return parse_snapshot_cache(std::string_view(static_cast<const char*>(mapped), size), visit);
+  return parse_snapshot_cache(std::string_view(static_cast<const char*>(mapped), size), visit,
+                              accepted);
 }
 
 }  // namespace cloudmeta
