@@ -190,4 +190,8 @@ struct StoreOptions {
 std::unique_ptr<Store> open_store(const std::string& database_url,
                                   const StoreOptions& options = {});
 
+// True when DATABASE_URL names a server reached over the network (Postgres), which can stop
+// answering while this host runs; a SQLite file that cannot be used is a configuration error.
+bool is_network_database(const std::string& database_url);
+
 }  // namespace cloudmeta

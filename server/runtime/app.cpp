@@ -161,7 +161,9 @@ int serve(const Config& config) {
   try {
     secret = start_from_store(config, *store, fleet);
   } catch (const StoreError& e) {
-    if (e.kind() != StoreError::Kind::kUnavailable) {
+    // Only a database across the network can be away while this host is fine; a SQLite file
+    // that cannot be opened is a configuration error, reported by exiting.
+    if (e.kind() != StoreError::Kind::kUnavailable || !is_network_database(config.database_url)) {
       log_error("store_unavailable", {{"error", e.what()}});
       return 1;
     }

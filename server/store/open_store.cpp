@@ -50,6 +50,15 @@ std::string sqlite_path(std::string_view rest) {
 
 }  // namespace
 
+bool is_network_database(const std::string& database_url) {
+  const auto sep = database_url.find("://");
+  if (sep == std::string::npos) return false;
+  std::string scheme = database_url.substr(0, sep);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return scheme == "postgres" || scheme == "postgresql";
+}
+
 std::unique_ptr<Store> open_store(const std::string& database_url,
                                   const StoreOptions& options) {
   if (database_url.empty())
