@@ -41,7 +41,7 @@ pg_stop() {
   bash "$pg_script" stop "$pg_state" >/dev/null 2>&1 || true
   if [ -n "$notify_pid" ]; then kill "$notify_pid" 2>/dev/null || true; fi
 }
-trap 'pg_stop; cm_cleanup' EXIT
+trap 'status=$?; pg_stop; (exit "$status"); cm_cleanup' EXIT
 
 # systemd's end of sd_notify, played here: every line the server sends, appended to a file.
 # WATCHDOG_USEC=2 s makes the server send WATCHDOG=1 every second while it considers itself alive.
@@ -138,7 +138,9 @@ imdsv2_answers() {
     [ "$(imds /latest/meta-data/instance-id -H "X-aws-ec2-metadata-token: $token")" = "$vm_id" ]
 }
 
-wait_for "the snapshot cache file is written" 10 test -s "$CM_TMP/snapshot.cache"
+# The seed patched the served snapshot; the sync thread then reloads in full to rewrite the file.
+cache_has_seed() { grep -q 'event=snapshot_loaded instances=1 ' "$CM_TMP/server.log"; }
+wait_for "the snapshot cache file is rewritten after the write" 10 cache_has_seed
 cm_expect_eq "the cache file is private (0600)" 600 "$(stat -c %a "$CM_TMP/snapshot.cache")"
 cm_expect_eq "before the partition: metadata" "$vm_id" "$(imds /latest/meta-data/instance-id)"
 wait_for "before the partition: /healthz fresh" 10 healthz_fresh

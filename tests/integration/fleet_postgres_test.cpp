@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -213,6 +214,46 @@ TEST_CASE("fleet postgres: with Postgres down metadata is served, writes get 503
 
   CHECK(b.server().stop() == 0);
   CHECK(a.stop() == 0);
+}
+
+TEST_CASE("fleet postgres: started with Postgres down and no cache file, serve waits for it") {
+  // A host restarted into an outage with nothing to serve (its first start, or the file lost)
+  // must neither exit (systemd would restart it into the same outage, forever) nor listen and
+  // answer nothing: it waits, and starts serving as soon as the database answers.
+  PgServer pg;
+  Deployment a(fleet_settings(pg.create_database(), "200"));
+  a.start();
+  const std::string vm = "127.0.0.81";
+  const std::string id = "i-0fa017000000000c1";
+  a.create_instance(instance_record(id, vm));
+  CHECK(a.stop() == 0);
+  pg.halt();
+
+  TempDir dir;  // another working directory: no snapshot.cache there
+  Environment env = a.environment();
+  env["DATABASE_TIMEOUT_MS"] = "500";
+  auto starting = std::async(std::launch::async, [&] {
+    return std::make_unique<ServerProcess>(cloudmeta_binary(), env, dir.path(),
+                                           dir / "server.log", 60s);
+  });
+  const auto log = [&] {
+    std::ifstream in(dir / "server.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CHECK(within(10s, [&] { return log().find("event=waiting_for_database") != std::string::npos; }));
+  std::this_thread::sleep_for(1s);
+  // Neither listening nor gone (ServerProcess would have returned, or thrown on an exit).
+  REQUIRE_MESSAGE(starting.wait_for(0s) == std::future_status::timeout, log());
+
+  pg.resume();
+  std::unique_ptr<ServerProcess> server = starting.get();
+  const HttpResponse served = http_call(server->metadata_port(),
+                                        {"GET", "/latest/meta-data/instance-id",
+                                         {{"Connection", "close"}}, {}},
+                                        vm);
+  CHECK(served.status == 200);
+  CHECK(served.body == id);
+  CHECK(server->stop() == 0);
 }
 
 namespace {
