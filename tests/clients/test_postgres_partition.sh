@@ -41,7 +41,7 @@ pg_stop() {
   bash "$pg_script" stop "$pg_state" >/dev/null 2>&1 || true
   if [ -n "$notify_pid" ]; then kill "$notify_pid" 2>/dev/null || true; fi
 }
-trap 'status=$?; pg_stop; (exit "$status"); cm_cleanup' EXIT
+trap 'status=$?; set +e; pg_stop; (exit "$status"); cm_cleanup' EXIT
 
 # systemd's end of sd_notify, played here: every line the server sends, appended to a file.
 # WATCHDOG_USEC=2 s makes the server send WATCHDOG=1 every second while it considers itself alive.
