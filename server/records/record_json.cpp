@@ -177,8 +177,9 @@ IamCredentials parse_iam(const json& v, UnknownMembers& unknown) {
   };
   for (const auto& [key, value] : v.items()) {
     const std::string field = "iam." + key;
+    // `key` by an init-capture: clang before 16 cannot capture a structured binding itself.
     const auto* f = std::find_if(std::begin(fields), std::end(fields),
-                                 [&](const auto& f) { return f.name == key; });
+                                 [&name = key](const auto& f) { return f.name == name; });
     if (f == std::end(fields)) {
       unknown.take("iam", key, value);
       continue;
@@ -277,7 +278,7 @@ InstanceRecord parse_record(const json& body, UnknownMembers& unknown) {
   const json* user_data_base64 = &null_value;
   for (const auto& [key, value] : body.items()) {
     const auto* sf = std::find_if(std::begin(kStringFields), std::end(kStringFields),
-                                  [&](const StringField& f) { return f.name == key; });
+                                  [&name = key](const StringField& f) { return f.name == name; });
     if (sf != std::end(kStringFields)) {
       const std::string s = string_or_empty(value, key);
       r.*(sf->member) = s.empty() ? s : sf->check(s, key);
