@@ -27,6 +27,8 @@ test_packages=(
   podman runc debootstrap podman-compose  # the container image and systemd-in-a-container tests
   chromium                    # the admin page's browser tests (tests/browser, playwright-core)
   strace                      # shows export --output creates its file 0600 in open() itself
+  # scripts/check-deep.sh: sanitizer builds and libFuzzer targets (clang's runtimes), ccache
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev ccache
 )
 # Packages whose daemons must never run here as services (see install_without_service), each
 # with the unit its postinst enables: prometheus for promtool alone

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The checks that need builds of their own (docs/fuzzing.md), run by CI after scripts/test.sh:
+#   1. ASan+UBSan (build-asan): the unit, store and integration tiers, the server the integration
+#      tests start included; a report fails the test (no recovery; LeakSanitizer on).
+#   2. TSan (build-tsan): the tests that run threads against each other (snapshot swaps and
+#      reloads, the listener, fleet resyncs, live updates across servers).
+#   3. libFuzzer: every target of tests/fuzz, built in build-asan, for FUZZ_SECONDS each (30)
+#      from its seed corpus; new inputs go to a temp dir, the repository is left as it is.
+# Both sanitizer builds use clang-14 at -O1 -g (fast enough to run the tiers, exact stack traces),
+# with ccache. Prints ctest's summary per build and a closing line; exits non-zero on any failure.
+# Usage: scripts/check-deep.sh [asan|tsan|fuzz]...   (default: all three, in that order)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+fuzz_targets=(imds_request split_target token_verify record_json admin_target dotenv)
+# The TSan tier: the unit tier whole (the snapshot's racing renders and copy-on-write swaps,
+# the listener's accept loop, the limiters, the deadline sweeper, session scratch), and the store
+# and integration cases where threads or servers share state (doctest names, as ctest lists them):
+# fleet resyncs against writes, reloads, two servers on one database, keep-alive sessions.
+tsan_cases='fleet|reload|another server|sharing SECRET_KEY|keep-alive|last seen|live'
+
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+configure() {  # configure DIR SANITIZERS [more cmake args]
+  local dir=$1 sanitize=$2
+  shift 2
+  CXX=clang++-14 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+    -DCLOUDMETA_SANITIZE="$sanitize" "${launcher[@]}" "$@" >/dev/null
+}
+test_targets=(cloudmeta cloudmeta_unit_tests cloudmeta_store_tests cloudmeta_integration_tests)
+
+# Sanitizer options for every test and every server a test starts (they inherit the environment).
+# abort_on_error: a report ends the process with SIGABRT, which no test mistakes for an exit code
+# it expects.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+failed=()
+run_asan() {
+  configure build-asan address,undefined -DCLOUDMETA_FUZZ=ON
+  cmake --build build-asan -j2 --target "${test_targets[@]}" \
+    "${fuzz_targets[@]/#/fuzz_}"
+  ctest --test-dir build-asan -L '^(unit|store|integration|postgres)$' -j2 \
+    --output-on-failure || failed+=(asan)
+}
+run_tsan() {
+  configure build-tsan thread
+  cmake --build build-tsan -j2 --target "${test_targets[@]}"
+  ctest --test-dir build-tsan -L '^unit$' -j2 --output-on-failure || failed+=(tsan-unit)
+  ctest --test-dir build-tsan -R "$tsan_cases" -LE '^unit$' -j2 --output-on-failure ||
+    failed+=(tsan)
+}
+run_fuzz() {
+  [ -x build-asan/tests/fuzz/fuzz_dotenv ] || {
+    configure build-asan address,undefined -DCLOUDMETA_FUZZ=ON
+    cmake --build build-asan -j2 --target "${fuzz_targets[@]/#/fuzz_}"
+  }
+  local work passed=0 crashed=0 target
+  work=$(mktemp -d)
+  for target in "${fuzz_targets[@]}"; do
+    mkdir -p "$work/$target"
+    # The first directory receives new inputs; the seeds are only read.
+    if build-asan/tests/fuzz/fuzz_"$target" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        -artifact_prefix="$work/$target-" "$work/$target" "tests/fuzz/corpus/$target" \
+        >"$work/$target.log" 2>&1; then
+      passed=$((passed + 1))
+      echo "fuzz $target: $(grep -E '^stat::number_of_executed_units' "$work/$target.log" |
+        awk '{print $2}') executions, no crash"
+    else
+      crashed=$((crashed + 1))
+      echo "fuzz $target: FAILED (its log follows; the input is in $work)"
+      tail -n 60 "$work/$target.log"
+    fi
+  done
+  echo "fuzz: $passed passed, $crashed failed"
+  [ "$crashed" = 0 ] || failed+=(fuzz)
+  [ "$crashed" != 0 ] || rm -rf "$work"
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(asan tsan fuzz)
+for step in "${steps[@]}"; do
+  case "$step" in
+    asan | tsan | fuzz)
+      started=$SECONDS
+      "run_$step"
+      echo "check-deep $step: $((SECONDS - started)) s"
+      ;;
+    *) echo "unknown step $step (asan, tsan, fuzz)" >&2; exit 2 ;;
+  esac
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "check-deep: FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "check-deep: all passed (${steps[*]})"
