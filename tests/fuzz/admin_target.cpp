@@ -1,13 +1,15 @@
 // An admin request-target -> parse_target, the router's percent_decode of the path, and
 // parse_instance_query + run_instance_query over a few records (admin/request_target.cpp,
 // admin/instance_query.cpp), as GET /api/v1/instances?... runs them. Malformed input throws
-// ApiError (a 400); nothing else may escape, and a page never exceeds the limit or the total.
+// ApiError or ValidationError (ip=, both a 400); nothing else may escape, and a page never exceeds
+// the limit or the total.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "api_error.hpp"
+#include "cloudmeta/validation_error.hpp"
 #include "instance_query.hpp"
 #include "request_target.hpp"
 
@@ -43,6 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (result.page.size() > result.total || result.total > records.size()) std::abort();
     if (query.limit && result.page.size() > *query.limit) std::abort();
   } catch (const cloudmeta::admin::ApiError&) {
+  } catch (const cloudmeta::ValidationError&) {
   }
   return 0;
 }
