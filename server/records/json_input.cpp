@@ -25,6 +25,10 @@ nlohmann::json parse_json_input(std::string_view text) {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw JsonInputError(without_exception_tag(e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {
+    // A number beyond a double's range ("1e999") is refused by the parser with out_of_range 406
+    // rather than a parse_error: bad input all the same.
+    throw JsonInputError(without_exception_tag(e.what()));
   }
 }
 

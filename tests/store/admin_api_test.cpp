@@ -431,6 +431,12 @@ TEST_CASE("refused writes leave the stored records unchanged") {
     check_error(res, status::bad_request);
     CHECK(body_of(res)["error"].get<std::string>().rfind("invalid JSON: ", 0) == 0);
   }
+  SUBCASE("a number beyond a double's range (found by tests/fuzz/record_json)") {
+    const Response res = h.send(verb::post, "/api/v1/instances",
+                                std::string(R"({"instance_id": "i-0abc", "extra": {"n": 1e999}})"));
+    check_error(res, status::bad_request);
+    CHECK(body_of(res)["error"].get<std::string>().rfind("invalid JSON: ", 0) == 0);
+  }
   SUBCASE("not an object") {
     check_error(h.send(verb::post, "/api/v1/instances", std::string("[1, 2]")),
                 status::bad_request);

@@ -54,4 +54,5 @@ TEST_CASE("json input: too deep is refused before parsing, naming the limit") {
     CHECK(std::string(e.what()) == "nested deeper than 64 levels (at byte 64)");
   }
   CHECK_THROWS_AS(cloudmeta::parse_json_input("{\"a\": "), cloudmeta::JsonInputError);
+  CHECK_THROWS_AS(cloudmeta::parse_json_input("[1e999]"), cloudmeta::JsonInputError);
 }
