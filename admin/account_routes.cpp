@@ -73,33 +73,53 @@ Response create_user(const RouteContext& ctx) {
     throw ApiError(http::status::conflict, "user " + user.username + " already exists", "username");
   }
   user.password_hash = hash_password(password);
-  const User stored = ctx.fleet.store().create_user(user);
-  log_info("user_created", {{"username", stored.username}, {"principal", ctx.principal.name}});
-  const json shown = {
-      {"username", stored.username}, {"email", stored.email}, {"created_at", stored.created_at}};
-  audit_event(ctx, "user.create", shown);
+  json shown;
+  Store& store = ctx.fleet.store();
+  store.transaction([&] {
+    const User stored = store.create_user(user);
+    shown = {{"username", stored.username},
+             {"email", stored.email},
+             {"created_at", stored.created_at}};
+    audit_event(ctx, "user.create", shown);
+  });
+  log_info("user_created", {{"username", user.username}, {"principal", ctx.principal.name}});
   return json_response(ctx.request, http::status::created, shown);
 }
 
-Response set_password(const RouteContext& ctx, const std::string& username) {
+// Ends the user's other sessions with it: whoever knew the old password is logged out. The
+// session that made the change stays, when it is that user's own.
+Response set_password(const RouteContext& ctx, const std::string& username,
+                      const std::optional<CookieSession>& session) {
   if (ctx.request.method() != http::verb::post) method_not_allowed("POST");
   const std::string password = string_field(parse_json_object(ctx.request), "password", true);
   check_password(password);
-  if (!ctx.fleet.store().set_password_hash(username, hash_password(password))) {
-    throw ApiError(http::status::not_found, "no user named " + username);
-  }
-  log_info("password_changed", {{"username", username}, {"principal", ctx.principal.name}});
-  audit_event(ctx, "user.password", {{"username", username}});
+  const std::string hash = hash_password(password);  // slow: before the write lock is taken
+  const std::string keep =
+      session && session->username == username ? session_id_hash(session->id) : std::string();
+  std::size_t ended = 0;
+  Store& store = ctx.fleet.store();
+  store.transaction([&] {
+    if (!store.set_password_hash(username, hash)) {
+      throw ApiError(http::status::not_found, "no user named " + username);
+    }
+    ended = store.delete_admin_sessions_of(username, keep);
+    audit_event(ctx, "user.password", {{"username", username}, {"sessions_ended", ended}});
+  });
+  log_info("password_changed", {{"username", username},
+                                {"principal", ctx.principal.name},
+                                {"sessions_ended", static_cast<std::int64_t>(ended)}});
   return empty_response(ctx.request, http::status::no_content);
 }
 
 Response list_tokens(const RouteContext& ctx) {
   json tokens = json::array();
   for (const auto& t : ctx.fleet.store().list_api_tokens()) {
+    // A use not yet written (TokenUse flushes once a minute) is newer than the stored one.
+    const auto unwritten = ctx.web.token_use.unwritten(t.id);
     tokens.push_back({{"name", t.name},
                       {"prefix", t.prefix},
                       {"created_at", t.created_at},
-                      {"last_used_at", t.last_used_at}});
+                      {"last_used_at", unwritten ? *unwritten : t.last_used_at}});
   }
   return json_response(ctx.request, http::status::ok, {{"tokens", tokens}});
 }
@@ -112,9 +132,13 @@ Response create_token(const RouteContext& ctx) {
   token.name = name;
   token.token_hash = fresh.hash;
   token.prefix = fresh.prefix;
-  const ApiToken stored = ctx.fleet.store().create_api_token(token);
+  ApiToken stored;
+  Store& store = ctx.fleet.store();
+  store.transaction([&] {
+    stored = store.create_api_token(token);
+    audit_event(ctx, "token.create", {{"name", name}, {"prefix", stored.prefix}});
+  });
   log_info("token_created", {{"name", name}, {"principal", ctx.principal.name}});
-  audit_event(ctx, "token.create", {{"name", name}, {"prefix", stored.prefix}});
   return json_response(ctx.request, http::status::created,
                        {{"name", stored.name},
                         {"prefix", stored.prefix},
@@ -123,17 +147,21 @@ Response create_token(const RouteContext& ctx) {
 }
 
 Response revoke_token(const RouteContext& ctx, const std::string& name) {
-  if (!ctx.fleet.store().revoke_api_token(name)) {
-    throw ApiError(http::status::not_found, "no token named " + name);
-  }
+  Store& store = ctx.fleet.store();
+  store.transaction([&] {
+    if (!store.revoke_api_token(name)) {
+      throw ApiError(http::status::not_found, "no token named " + name);
+    }
+    audit_event(ctx, "token.revoke", {{"name", name}});
+  });
   log_info("token_revoked", {{"name", name}, {"principal", ctx.principal.name}});
-  audit_event(ctx, "token.revoke", {{"name", name}});
   return empty_response(ctx.request, http::status::no_content);
 }
 
 }  // namespace
 
-Response route_users(const RouteContext& ctx, std::string_view rest) {
+Response route_users(const RouteContext& ctx, std::string_view rest,
+                     const std::optional<CookieSession>& session) {
   const http::verb method = ctx.request.method();
   if (rest.empty() || rest == "/") {
     if (method == http::verb::get) return list_users(ctx);
@@ -145,7 +173,7 @@ Response route_users(const RouteContext& ctx, std::string_view rest) {
   if (slash == std::string_view::npos || rest.substr(slash) != "/password") {
     throw ApiError(http::status::not_found, "not found");
   }
-  return set_password(ctx, percent_decode(rest.substr(0, slash), false));
+  return set_password(ctx, percent_decode(rest.substr(0, slash), false), session);
 }
 
 Response route_tokens(const RouteContext& ctx, std::string_view rest) {

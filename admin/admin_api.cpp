@@ -102,6 +102,13 @@ Response route_instances(const RouteContext& ctx, const RequestTarget& target) {
   }
 }
 
+Response unauthorized(const Request& request) {
+  Response response =
+      error_response(request, http::status::unauthorized, "authentication required");
+  add_auth_challenges(response);
+  return response;
+}
+
 bool is_instances_path(std::string_view path) {
   return path == kInstances ||
          (path.size() > kInstances.size() && path.substr(0, kInstances.size()) == kInstances &&
@@ -129,6 +136,11 @@ Response store_error_response(const Request& request, const StoreError& e,
     case StoreError::Kind::kUnavailable:
       log_error("admin_store_unavailable", {{"request_id", request_id}, {"error", e.what()}});
       return error_response(request, http::status::service_unavailable, "database unavailable");
+    case StoreError::Kind::kReadOnly:
+      log_error("admin_store_read_only", {{"request_id", request_id}, {"error", e.what()}});
+      return error_response(request, http::status::service_unavailable,
+                            "the database refuses writes (read-only, or its disk is full); reads "
+                            "still work, and writes will once it accepts them again");
     case StoreError::Kind::kCorrupt:
       break;
   }
@@ -145,6 +157,7 @@ Response error_for(const Request& request, std::exception_ptr error,
   } catch (const ApiError& e) {
     Response response = error_response(request, e.status(), e.what(), e.field());
     if (!e.allow().empty()) response.set(http::field::allow, e.allow());
+    if (e.retry_after() > 0) response.set(http::field::retry_after, std::to_string(e.retry_after()));
     return response;
   } catch (const ValidationError& e) {
     return error_response(request, http::status::bad_request, e.what(), e.field());
@@ -171,73 +184,99 @@ AdminApi::AdminApi(Fleet& fleet, const Config& config, std::string_view secret_k
 
 AdminApi::~AdminApi() = default;
 
-Response AdminApi::handle(const Request& request, const IpKey& peer) {
+static_assert(TokenUseFlushInterval == TokenUse::kFlushInterval);
+
+void AdminApi::flush_token_use() { web_->token_use.flush(fleet_.store()); }
+
+net::awaitable<Response> AdminApi::handle(const Request& request, const IpKey& peer) {
+  // co_await only as a whole statement, never inside a larger expression: g++ 12 mishandles
+  // the temporaries of such expressions in coroutines.
   std::string request_id;
+  std::exception_ptr error;
   try {
     request_id = new_request_id();
-    if (const auto host = request.find(http::field::host);
-        host != request.end() && !host_allowed(host->value(), config_.admin_allowed_hosts)) {
-      log_warn("admin_host_refused", {{"peer", peer.to_string()},
-                                      {"host", std::string(host->value().substr(0, 100))}});
-      throw ApiError(http::status::misdirected_request,
-                     "this Host is not the admin surface's (ADMIN_ALLOWED_HOSTS lists its names)");
-    }
-    const RequestTarget target = parse_target(request.target());
-    if (target.path == "/healthz") return healthz(request, fleet_);
-    if (target.path == "/readyz") return readyz(request, ready_, fleet_.snapshots());
-    if (target.path == kMetricsPath) return metrics_route(request, fleet_, config_, peer);
-    if (is_page_path(target.path)) {
-      return handle_page(request, target.path, peer, fleet_.store(), *web_);
-    }
-
-    const bool is_api = target.path == kApiPrefix ||
-                        target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;
-    if (!is_api) throw ApiError(http::status::not_found, "not found");
-    // Whatever authenticates it: a browser attaches cached Basic credentials to another site's
-    // requests too, and it says where a request comes from in Origin (or Sec-Fetch-Site).
-    const http::verb method = request.method();
-    if (method != http::verb::get && method != http::verb::head && !same_origin(request)) {
-      log_warn("admin_cross_origin_refused", {{"peer", peer.to_string()}});
-      throw ApiError(http::status::forbidden, "cross-origin request refused");
-    }
-
-    // Authenticate before routing, so that an anonymous caller learns nothing about the routes.
-    // The page's session cookie counts only without an Authorization header, and must then pass
-    // the CSRF checks before anything changes; from there on both use the same handlers.
-    std::optional<CookieSession> session;
-    if (request.find(http::field::authorization) == request.end()) {
-      session = cookie_session(request, fleet_.store(), web_->keys,
-                               static_cast<std::int64_t>(std::time(nullptr)));
-    }
-    const std::optional<Principal> principal =
-        session ? std::optional<Principal>(Principal{"user:" + session->username})
-                : authenticate(request, fleet_.store(), peer);
-    if (!principal) {
-      Response response =
-          error_response(request, http::status::unauthorized, "authentication required");
-      // The page's fetches say so; a challenge would make the browser pop up its own dialog.
-      if (request.find("X-Requested-With") == request.end()) add_auth_challenges(response);
-      return response;
-    }
-    if (session) require_csrf(request, *session, web_->keys, peer);
-    const RouteContext ctx{request, fleet_, peer, *principal, request_id, *web_};
-    if (auto response = route_web_api(ctx, target, session)) return std::move(*response);
-    if (!is_instances_path(target.path)) throw ApiError(http::status::not_found, "not found");
-    return route_instances(ctx, target);
+    Response response = co_await route(request, peer, request_id);
+    co_return response;
   } catch (...) {
-    try {
-      return error_for(request, std::current_exception(), request_id);
-    } catch (...) {
-      // Only allocation can fail here; answer without touching JSON or the log.
-      Response response{http::status::internal_server_error, request.version()};
-      response.set(http::field::content_type, "application/json");
-      response.set(http::field::cache_control, "no-store");
-      response.set("X-Content-Type-Options", "nosniff");
-      response.body() = R"({"error":"internal error"})";
-      response.prepare_payload();
-      return response;
-    }
+    error = std::current_exception();
   }
+  try {
+    co_return error_for(request, error, request_id);
+  } catch (...) {
+    // Only allocation can fail here; answer without touching JSON or the log.
+    Response response{http::status::internal_server_error, request.version()};
+    response.set(http::field::content_type, "application/json");
+    response.set(http::field::cache_control, "no-store");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.body() = R"({"error":"internal error"})";
+    response.prepare_payload();
+    co_return response;
+  }
+}
+
+net::awaitable<Response> AdminApi::route(const Request& request, const IpKey& peer,
+                                         const std::string& request_id) {
+  if (const auto host = request.find(http::field::host);
+      host != request.end() && !host_allowed(host->value(), config_.admin_allowed_hosts)) {
+    log_warn("admin_host_refused", {{"peer", peer.to_string()},
+                                    {"host", std::string(host->value().substr(0, 100))}});
+    throw ApiError(http::status::misdirected_request,
+                   "this Host is not the admin surface's (ADMIN_ALLOWED_HOSTS lists its names)");
+  }
+  const RequestTarget target = parse_target(request.target());
+  if (target.path == "/healthz") co_return healthz(request, fleet_);
+  if (target.path == "/readyz") co_return readyz(request, ready_, fleet_.snapshots());
+  if (target.path == kMetricsPath) {
+    if (!config_.metrics_public) {
+      const std::optional<Principal> principal = co_await authenticate(
+          request, fleet_.store(), peer, web_->passwords, web_->token_use);
+      if (!principal) co_return unauthorized(request);
+    }
+    co_return metrics_route(request, fleet_);
+  }
+  if (is_page_path(target.path)) {
+    Response response = co_await handle_page(request, target.path, peer, fleet_.store(), *web_);
+    co_return response;
+  }
+
+  const bool is_api = target.path == kApiPrefix ||
+                      target.path.rfind(std::string(kApiPrefix) + "/", 0) == 0;
+  if (!is_api) throw ApiError(http::status::not_found, "not found");
+  // Whatever authenticates it: a browser attaches cached Basic credentials to another site's
+  // requests too, and it says where a request comes from in Origin (or Sec-Fetch-Site).
+  const http::verb method = request.method();
+  if (method != http::verb::get && method != http::verb::head && !same_origin(request)) {
+    log_warn("admin_cross_origin_refused", {{"peer", peer.to_string()}});
+    throw ApiError(http::status::forbidden, "cross-origin request refused");
+  }
+
+  // Authenticate before routing, so that an anonymous caller learns nothing about the routes.
+  // The page's session cookie counts only without an Authorization header, and must then pass
+  // the CSRF checks before anything changes; from there on both use the same handlers.
+  std::optional<CookieSession> session;
+  if (request.find(http::field::authorization) == request.end()) {
+    session = cookie_session(request, fleet_.store(), web_->keys,
+                             static_cast<std::int64_t>(std::time(nullptr)));
+  }
+  std::optional<Principal> principal;
+  if (session) {
+    principal = Principal{"user:" + session->username};
+  } else {
+    principal =
+        co_await authenticate(request, fleet_.store(), peer, web_->passwords, web_->token_use);
+  }
+  if (!principal) {
+    Response response =
+        error_response(request, http::status::unauthorized, "authentication required");
+    // The page's fetches say so; a challenge would make the browser pop up its own dialog.
+    if (request.find("X-Requested-With") == request.end()) add_auth_challenges(response);
+    co_return response;
+  }
+  if (session) require_csrf(request, *session, web_->keys, peer);
+  const RouteContext ctx{request, fleet_, peer, *principal, request_id, *web_};
+  if (auto response = route_web_api(ctx, target, session)) co_return std::move(*response);
+  if (!is_instances_path(target.path)) throw ApiError(http::status::not_found, "not found");
+  co_return route_instances(ctx, target);
 }
 
 }  // namespace cloudmeta::admin

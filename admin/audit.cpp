@@ -5,7 +5,6 @@
 #include <set>
 
 #include "api_error.hpp"
-#include "cloudmeta/log.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "json_response.hpp"
 
@@ -31,18 +30,7 @@ bool is_blank(const json& v) {
 void append(const RouteContext& ctx, AuditEntry entry) {
   entry.actor = ctx.principal.name;
   entry.peer = ctx.peer.to_string();
-  try {
-    ctx.fleet.store().append_audit(entry);
-  } catch (const std::exception& e) {
-    log_error("audit_append_failed", {{"request_id", ctx.request_id},
-                                      {"action", entry.action},
-                                      {"instance", entry.instance_id},
-                                      {"error", e.what()}});
-  }
-}
-
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+  ctx.fleet.store().append_audit(entry);
 }
 
 long long parse_int(const std::string& text, const std::string& name, long long min,
@@ -106,17 +94,17 @@ void audit_instance_change(const RouteContext& ctx, std::string_view action,
   AuditEntry entry;
   entry.action = action;
   entry.instance_id = instance_id;
-  entry.fields = dump(changed_fields(full_before, full_after));
-  if (before) entry.before = dump(record_to_json(*before, false));
-  if (after) entry.after = dump(record_to_json(*after, false));
+  entry.fields = audit_json(changed_fields(full_before, full_after));
+  if (before) entry.before = audit_json(record_to_json(*before, false));
+  if (after) entry.after = audit_json(record_to_json(*after, false));
   append(ctx, std::move(entry));
 }
 
 void audit_event(const RouteContext& ctx, std::string_view action, const json& after) {
   AuditEntry entry;
   entry.action = action;
-  entry.fields = dump(changed_fields(json(nullptr), after));
-  entry.after = dump(after);
+  entry.fields = audit_json(changed_fields(json(nullptr), after));
+  entry.after = audit_json(after);
   append(ctx, std::move(entry));
 }
 

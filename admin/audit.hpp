@@ -1,6 +1,6 @@
 // The audit log of the admin surface: every change (instances, users, tokens) with who, when, from
 // where, which fields, and the record before and after with IAM secrets redacted
-// (record_to_json(r, false)); and GET /api/v1/audit to read it back with filters and paging.
+// (record_to_json(r, false)), plus logins good and bad; and GET /api/v1/audit to read it back with filters and paging.
 // Admin thread only.
 #pragma once
 
@@ -9,15 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "audit_entry.hpp"
 #include "cloudmeta/instance_record.hpp"
 #include "route_context.hpp"
 #include "request_target.hpp"
 
 namespace cloudmeta::admin {
 
-// An instance write that has been committed. before/after: nullptr for a create/delete.
-// An audit append that fails is logged, not thrown: the change itself is already committed and
-// the client must learn that it succeeded.
+// Every append throws what the Store throws: call it inside the Store::transaction of the change
+// it describes (Fleet's along_with for instance writes), so that a change whose audit entry
+// cannot be written does not happen either.
+
+// An instance write. before/after: nullptr for a create/delete.
 void audit_instance_change(const RouteContext& ctx, std::string_view action,
                            const std::string& instance_id, const InstanceRecord* before,
                            const InstanceRecord* after);

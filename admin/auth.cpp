@@ -1,20 +1,20 @@
 #include "auth.hpp"
 
-#include <array>
+#include <optional>
 #include <string_view>
 
 #include <sodium.h>
 
+#include "api_error.hpp"
 #include "cloudmeta/api_tokens.hpp"
 #include "cloudmeta/log.hpp"
-#include "cloudmeta/passwords.hpp"
 
 namespace cloudmeta::admin {
 
 namespace {
 
 constexpr std::string_view kTokenPrefix = "cm_";
-// Longer credentials are refused before any hashing: no real token or password comes close.
+// Longer credentials are refused before any decoding: no real token or password comes close.
 constexpr std::size_t kMaxCredentialsLength = 4096;
 
 struct Attempt {
@@ -61,45 +61,36 @@ void log_failure(const IpKey& peer, const Attempt& attempt, std::string_view rea
   }
 }
 
-std::optional<Principal> check_token(std::string_view token, Store& store) {
+std::optional<Principal> check_token(std::string_view token, Store& store, TokenUse& token_use) {
   const std::string hash = hash_api_token(token);
   const auto found = store.find_api_token_by_hash(hash);
   // The lookup is by hash, so the database comparison leaks nothing about the token itself; the
   // constant-time compare keeps that true whatever the Store does underneath.
   if (!found || !hashes_equal(found->token_hash, hash)) return std::nullopt;
-  store.touch_api_token(found->id);
+  token_use.used(found->id);
   return Principal{"token:" + found->name};
-}
-
-// A hash of a random password, so that an unknown username costs the same Argon2id work as a
-// wrong password and response times do not reveal which usernames exist.
-const std::string& decoy_hash() {
-  static const std::string hash = [] {
-    std::array<unsigned char, 16> raw;
-    randombytes_buf(raw.data(), raw.size());
-    return hash_password(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
-  }();
-  return hash;
 }
 
 }  // namespace
 
-std::optional<Principal> check_password(std::string_view username, std::string_view password,
-                                        Store& store) {
-  const auto user = store.find_user(username);
-  if (!user) {
-    (void)verify_password(password, decoy_hash());
-    return std::nullopt;
+void throw_password_refusal(const PasswordCheck& check) {
+  if (check.outcome == PasswordCheck::Outcome::kThrottled) {
+    throw ApiError(http::status::too_many_requests,
+                   "too many failed password attempts; try again later", {}, {},
+                   check.retry_after);
   }
-  if (!verify_password(password, user->password_hash)) return std::nullopt;
-  return Principal{"user:" + user->username};
+  throw ApiError(http::status::service_unavailable,
+                 "too many password checks at once; try again shortly", {}, {},
+                 check.retry_after);
 }
 
-std::optional<Principal> authenticate(const Request& request, Store& store, const IpKey& peer) {
+net::awaitable<std::optional<Principal>> authenticate(const Request& request, Store& store,
+                                                      const IpKey& peer, PasswordGate& passwords,
+                                                      TokenUse& token_use) {
   const auto header = request.find(http::field::authorization);
   if (header == request.end()) {
     log_failure(peer, {"none", {}}, "missing credentials");
-    return std::nullopt;
+    co_return std::nullopt;
   }
   const std::string_view value = trim(header->value());
   const auto space = value.find(' ');
@@ -108,37 +99,44 @@ std::optional<Principal> authenticate(const Request& request, Store& store, cons
       space == std::string_view::npos ? std::string_view{} : trim(value.substr(space + 1));
   if (credentials.empty() || credentials.size() > kMaxCredentialsLength) {
     log_failure(peer, {"malformed", {}}, "malformed authorization header");
-    return std::nullopt;
+    co_return std::nullopt;
   }
 
   if (iequals(scheme, "Bearer")) {
-    if (auto principal = check_token(credentials, store)) return principal;
+    std::optional<Principal> principal = check_token(credentials, store, token_use);
+    if (principal) co_return principal;
     log_failure(peer, {"bearer", {}}, "unknown or revoked token");
-    return std::nullopt;
+    co_return std::nullopt;
   }
 
   if (iequals(scheme, "Basic")) {
-    const auto decoded = base64_decode(credentials);
+    auto decoded = base64_decode(credentials);
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) {
       log_failure(peer, {"basic", {}}, "malformed basic credentials");
-      return std::nullopt;
+      co_return std::nullopt;
     }
-    const std::string_view username = std::string_view(*decoded).substr(0, colon);
-    const std::string_view password = std::string_view(*decoded).substr(colon + 1);
+    std::string username = decoded->substr(0, colon);
+    std::string password = decoded->substr(colon + 1);
+    sodium_memzero(decoded->data(), decoded->size());
     // A token as the password, whatever the username (tools that only speak Basic). Tried first
     // because it is cheap; a superuser whose password merely looks like a token still gets the
     // password check below.
     if (password.substr(0, kTokenPrefix.size()) == kTokenPrefix) {
-      if (auto principal = check_token(password, store)) return principal;
+      std::optional<Principal> principal = check_token(password, store, token_use);
+      if (principal) co_return principal;
     }
-    if (auto principal = check_password(username, password, store)) return principal;
-    log_failure(peer, {"basic", username}, "bad username, password or token");
-    return std::nullopt;
+    const PasswordCheck check = co_await passwords.check(store, peer, std::move(username),
+                                                         std::move(password), "basic");
+    if (check.outcome == PasswordCheck::Outcome::kMatch) {
+      co_return Principal{"user:" + check.username};
+    }
+    if (check.outcome != PasswordCheck::Outcome::kWrong) throw_password_refusal(check);
+    co_return std::nullopt;  // logged and audited by the gate
   }
 
   log_failure(peer, {"unsupported", {}}, "unsupported authorization scheme");
-  return std::nullopt;
+  co_return std::nullopt;
 }
 
 void add_auth_challenges(Response& response) {

@@ -51,11 +51,17 @@ Response created(const RouteContext& ctx, const InstanceRecord& stored) {
   return response;
 }
 
-// Audit, and keep the record cache in step, after a committed write.
-void wrote(const RouteContext& ctx, std::string_view action, const std::string& id,
-           const InstanceRecord* before, const InstanceRecord* after) {
+// The audit entry of a write, committed with it (Fleet::AlongWith).
+Fleet::AlongWith audited(const RouteContext& ctx, std::string_view action, const std::string& id,
+                         const InstanceRecord* before) {
+  return [&ctx, action, &id, before](const InstanceRecord* stored) {
+    audit_instance_change(ctx, action, id, before, stored);
+  };
+}
+
+// Keeps the record cache in step after a committed write.
+void wrote(const RouteContext& ctx, const std::string& id, const InstanceRecord* after) {
   ctx.web.records.wrote(ctx.fleet.store(), id, after);
-  audit_instance_change(ctx, action, id, before, after);
 }
 
 // The document of a row that did not decode, for the operator who repairs it: as JSON when it
@@ -107,9 +113,10 @@ Response list_instances(const RouteContext& ctx, const RequestTarget& target) {
 Response create_instance(const RouteContext& ctx) {
   const InstanceRecord record = parse_record(parse_json_object(ctx.request));
   refuse_conflicts(ctx.fleet.store(), record, true);
-  const InstanceRecord stored = ctx.fleet.create(record);
+  const InstanceRecord stored =
+      ctx.fleet.create(record, audited(ctx, "instance.create", record.instance_id, nullptr));
   log_write(ctx, "instance_created", stored.instance_id);
-  wrote(ctx, "instance.create", stored.instance_id, nullptr, &stored);
+  wrote(ctx, stored.instance_id, &stored);
   return created(ctx, stored);
 }
 
@@ -129,14 +136,16 @@ Response put_instance(const RouteContext& ctx, const std::string& id) {
   const auto before = ctx.fleet.store().find_instance(id);
   refuse_conflicts(ctx.fleet.store(), record, !before);
   if (!before) {
-    const InstanceRecord stored = ctx.fleet.create(record);
+    const InstanceRecord stored =
+        ctx.fleet.create(record, audited(ctx, "instance.create", id, nullptr));
     log_write(ctx, "instance_created", id);
-    wrote(ctx, "instance.create", id, nullptr, &stored);
+    wrote(ctx, id, &stored);
     return created(ctx, stored);
   }
-  const InstanceRecord stored = ctx.fleet.replace(record);
+  const InstanceRecord stored =
+      ctx.fleet.replace(record, audited(ctx, "instance.update", id, &*before));
   log_write(ctx, "instance_replaced", id);
-  wrote(ctx, "instance.update", id, &*before, &stored);
+  wrote(ctx, id, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
@@ -153,19 +162,20 @@ Response patch_instance(const RouteContext& ctx, const std::string& id) {
   }
   const InstanceRecord record = merge_patched(*existing, patch);
   refuse_conflicts(ctx.fleet.store(), record, false);
-  const InstanceRecord stored = ctx.fleet.replace(record);
+  const InstanceRecord stored =
+      ctx.fleet.replace(record, audited(ctx, "instance.update", id, &*existing));
   log_write(ctx, "instance_patched", id);
-  wrote(ctx, "instance.update", id, &*existing, &stored);
+  wrote(ctx, id, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
 Response delete_instance(const RouteContext& ctx, const std::string& id) {
   const auto before = ctx.fleet.store().find_instance(id);
-  if (!before || !ctx.fleet.remove(id)) {
+  if (!before || !ctx.fleet.remove(id, audited(ctx, "instance.delete", id, &*before))) {
     throw ApiError(http::status::not_found, "instance " + id + " not found");
   }
   log_write(ctx, "instance_deleted", id);
-  wrote(ctx, "instance.delete", id, &*before, nullptr);
+  wrote(ctx, id, nullptr);
   return empty_response(ctx.request, http::status::no_content);
 }
 

@@ -5,16 +5,14 @@
 #pragma once
 
 #include "cloudmeta/admin_http.hpp"
-#include "cloudmeta/config.hpp"
 #include "cloudmeta/fleet.hpp"
-#include "cloudmeta/ip_key.hpp"
 
 namespace cloudmeta::admin {
 
 inline constexpr std::string_view kMetricsPath = "/metrics";
 
-// Throws ApiError (405) and StoreError (authentication), as the other routes do.
-Response metrics_route(const Request& request, Fleet& fleet, const Config& config,
-                       const IpKey& peer);
+// The exposition, for a caller AdminApi has authenticated (or any, with METRICS_PUBLIC=true).
+// Throws ApiError (405).
+Response metrics_route(const Request& request, Fleet& fleet);
 
 }  // namespace cloudmeta::admin

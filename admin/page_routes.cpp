@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api_error.hpp"
-#include "auth.hpp"
+#include "audit_entry.hpp"
 #include "cloudmeta/log.hpp"
 #include "json_body.hpp"
 #include "json_response.hpp"
@@ -117,7 +117,8 @@ Response login_refused(const Request& request, http::status status, std::string_
   return response;
 }
 
-Response login(const Request& request, const IpKey& peer, Store& store, WebState& web) {
+net::awaitable<Response> login(const Request& request, const IpKey& peer, Store& store,
+                               WebState& web) {
   if (request.method() != http::verb::post) {
     throw ApiError(http::status::method_not_allowed, "method not allowed", {}, "GET, POST");
   }
@@ -125,8 +126,8 @@ Response login(const Request& request, const IpKey& peer, Store& store, WebState
   // Login CSRF: another site must not log a browser into an account of the attacker's choosing.
   if (!same_origin(request)) {
     log_warn("admin_login_refused", {{"peer", address}, {"reason", "cross-origin"}});
-    return login_refused(request, http::status::forbidden, "cross-origin request refused",
-                         "origin");
+    co_return login_refused(request, http::status::forbidden, "cross-origin request refused",
+                            "origin");
   }
   Credentials credentials = read_credentials(request);
   // Bounded before the limiter keeps the name or the log writes it: a megabyte of username per
@@ -135,51 +136,55 @@ Response login(const Request& request, const IpKey& peer, Store& store, WebState
       credentials.password.size() > kMaxPasswordLength) {
     const bool name = credentials.username.size() > kMaxUsernameLength;
     log_warn("admin_login_refused", {{"peer", address}, {"reason", "oversized credentials"}});
-    return login_refused(request, http::status::bad_request,
-                         name ? "username is longer than " + std::to_string(kMaxUsernameLength) +
-                                    " bytes"
-                              : "password is longer than " + std::to_string(kMaxPasswordLength) +
-                                    " bytes",
-                         "credentials");
+    co_return login_refused(
+        request, http::status::bad_request,
+        name ? "username is longer than " + std::to_string(kMaxUsernameLength) + " bytes"
+             : "password is longer than " + std::to_string(kMaxPasswordLength) + " bytes",
+        "credentials");
   }
-  const std::int64_t now = now_unix();
-  if (const auto wait = web.login_limiter.retry_after(address, credentials.username, now)) {
-    log_warn("admin_login_throttled", {{"peer", address}, {"username", credentials.username}});
-    Response response = login_refused(request, http::status::too_many_requests,
-                                      "too many failed logins; try again later", "throttled");
-    response.set(http::field::retry_after, std::to_string(wait));
-    return response;
-  }
-  std::optional<Principal> principal;
-  if (!credentials.username.empty()) {
-    principal = check_password(credentials.username, credentials.password, store);
-  }
-  if (!principal) {
-    web.login_limiter.failed(address, credentials.username, now);
-    log_warn("admin_login_failed", {{"peer", address},
-                                    {"username", credentials.username},
-                                    {"reason", "bad username or password"}});
-    return login_refused(request, http::status::unauthorized, "wrong username or password",
-                         "credentials");
+  std::string username = credentials.username;
+  const PasswordCheck check = co_await web.passwords.check(
+      store, peer, std::move(username), std::move(credentials.password), "page");
+  switch (check.outcome) {
+    case PasswordCheck::Outcome::kMatch:
+      break;
+    case PasswordCheck::Outcome::kWrong:
+      co_return login_refused(request, http::status::unauthorized, "wrong username or password",
+                              "credentials");
+    case PasswordCheck::Outcome::kThrottled:
+    case PasswordCheck::Outcome::kBusy: {
+      const bool throttled = check.outcome == PasswordCheck::Outcome::kThrottled;
+      Response response =
+          throttled ? login_refused(request, http::status::too_many_requests,
+                                    "too many failed logins; try again later", "throttled")
+                    : login_refused(request, http::status::service_unavailable,
+                                    "too many logins at once; try again shortly", "busy");
+      response.set(http::field::retry_after, std::to_string(check.retry_after));
+      co_return response;
+    }
   }
 
   const std::string id = SessionKeys::new_session_id();
+  const std::int64_t now = now_unix();
   const std::int64_t expires_at = now + kSessionLifetime.count();
-  store.create_admin_session(AdminSession{session_id_hash(id), credentials.username, address, {},
-                                          expires_at},
-                             now);
-  log_info("admin_login", {{"peer", address}, {"username", credentials.username}});
+  // The session and its audit entry commit together: no login goes unrecorded.
+  store.transaction([&] {
+    store.create_admin_session(
+        AdminSession{session_id_hash(id), check.username, address, {}, expires_at}, now);
+    audit_event(store, "user:" + check.username, peer, "login", {{"username", check.username}});
+  });
+  log_info("admin_login", {{"peer", address}, {"username", check.username}});
   Response response =
       is_form(request)
           ? redirect(request, "/")
           : json_response(request, http::status::ok,
-                          {{"username", credentials.username},
+                          {{"username", check.username},
                            {"csrf_token", web.keys.csrf_token(id)},
                            {"expires_at", expires_at}});
   add_security_headers(response);
   response.set(http::field::set_cookie,
                session_cookie(web.keys.sign(id), kSessionLifetime.count(), web.secure_cookies));
-  return response;
+  co_return response;
 }
 
 Response logout(const Request& request, const IpKey& peer, Store& store, WebState& web) {
@@ -207,11 +212,11 @@ bool is_page_path(std::string_view path) {
          path.substr(0, kStaticPrefix.size()) == kStaticPrefix;
 }
 
-Response handle_page(const Request& request, std::string_view path, const IpKey& peer,
-                     Store& store, WebState& web) {
-  if (path == "/login" && request.method() == http::verb::post) {
-    return login(request, peer, store, web);
-  }
+namespace {
+
+// Everything but POST /login: no password check, so no waiting.
+Response static_page(const Request& request, std::string_view path, Store& store,
+                     WebState& web, const IpKey& peer) {
   if (path == "/logout") return logout(request, peer, store, web);
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     throw ApiError(http::status::method_not_allowed, "method not allowed", {}, "GET, HEAD");
@@ -226,6 +231,17 @@ Response handle_page(const Request& request, std::string_view path, const IpKey&
     throw ApiError(http::status::not_found, "not found");
   }
   return page(request, name);
+}
+
+}  // namespace
+
+net::awaitable<Response> handle_page(const Request& request, std::string_view path,
+                                     const IpKey& peer, Store& store, WebState& web) {
+  if (path == "/login" && request.method() == http::verb::post) {
+    Response response = co_await login(request, peer, store, web);
+    co_return response;
+  }
+  co_return static_page(request, path, store, web, peer);
 }
 
 Response session_info(const RouteContext& ctx, const std::optional<CookieSession>& session) {

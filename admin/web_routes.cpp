@@ -27,7 +27,7 @@ std::optional<Response> route_web_api(const RouteContext& ctx, const RequestTarg
   if (path == "/api/v1/session") return session_info(ctx, session);
   if (path == "/api/v1/audit") return list_audit(ctx, target);
   if (path == "/api/v1/cloud-config/check") return check_cloud_config(ctx);
-  if (const auto rest = under(path, "/api/v1/users")) return route_users(ctx, *rest);
+  if (const auto rest = under(path, "/api/v1/users")) return route_users(ctx, *rest, session);
   if (const auto rest = under(path, "/api/v1/tokens")) return route_tokens(ctx, *rest);
   return std::nullopt;
 }

@@ -1,14 +1,15 @@
-// What the admin surface keeps between requests for the web page: session keys, the failed-login
-// limiter, the record cache and the metadata surface's last-seen table. Owned by AdminApi; admin
-// thread only.
+// What the admin surface keeps between requests: session keys, the password gate (throttle and
+// Argon2id worker), the tokens' last use, the record cache and the metadata surface's last-seen
+// table. Owned by AdminApi; admin thread only.
 #pragma once
 
 #include <string_view>
 
 #include "cloudmeta/last_seen.hpp"
-#include "login_limiter.hpp"
+#include "password_gate.hpp"
 #include "record_cache.hpp"
 #include "session_keys.hpp"
+#include "token_use.hpp"
 
 namespace cloudmeta::admin {
 
@@ -17,7 +18,8 @@ struct WebState {
       : keys(secret_key), last_seen(seen), secure_cookies(secure) {}
 
   SessionKeys keys;
-  LoginLimiter login_limiter;
+  PasswordGate passwords;
+  TokenUse token_use;
   RecordCache records;
   const LastSeen* last_seen;  // nullptr: nothing is recorded (tests without a metadata surface)
   bool secure_cookies;        // ADMIN_SECURE_COOKIES=1

@@ -6,6 +6,7 @@ const kMessages = {
   credentials: 'Wrong username or password.',
   throttled: 'Too many failed logins. Wait a few minutes and try again.',
   origin: 'The login was refused because it came from another site.',
+  busy: 'Too many logins at once. Try again in a moment.',
 };
 
 function showError(text) {

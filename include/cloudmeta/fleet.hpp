@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,12 +52,17 @@ class Fleet {
   // A cache is kept and was last written for another revision than the one served: writes made
   // through this host patch the snapshot without a full load, so the file lags until one.
   bool cache_behind() const;
+  // What must commit together with a write, or not at all (its audit entry): called with the
+  // stored record (nullptr after a delete) inside the write's Store::transaction, before the
+  // change is published. When it throws, nothing is written or published and the exception
+  // goes on to the caller.
+  using AlongWith = std::function<void(const InstanceRecord* stored)>;
 
   // Throw ValidationError (render) or StoreError (conflict, not found).
-  InstanceRecord create(const InstanceRecord& record);
+  InstanceRecord create(const InstanceRecord& record, const AlongWith& along_with = {});
   // kNotFound if absent. Keeps the stored row's unknown_fields (members a newer version wrote).
-  InstanceRecord replace(const InstanceRecord& record);
-  bool remove(std::string_view instance_id);
+  InstanceRecord replace(const InstanceRecord& record, const AlongWith& along_with = {});
+  bool remove(std::string_view instance_id, const AlongWith& along_with = {});
 
   Store& store() { return store_; }
   const SnapshotHolder& snapshots() const { return snapshots_; }

@@ -106,7 +106,7 @@ struct ConnectionStats {
   std::uint64_t refused_max_connections_per_source = 0;  // the per-address cap
 };
 
-inline constexpr std::size_t kStoreErrorKinds = 5;  // StoreError::Kind's values
+inline constexpr std::size_t kStoreErrorKinds = 6;  // StoreError::Kind's values
 
 // Everything a scrape shows, as plain numbers.
 struct Sample {

@@ -22,7 +22,9 @@ namespace cloudmeta {
 
 class StoreError : public std::runtime_error {
  public:
-  enum class Kind { kConflict, kNotFound, kUnavailable, kCorrupt, kInvalid };
+  // kReadOnly: the database answers reads but refuses writes (a read-only or full filesystem,
+  // a Postgres standby or default_transaction_read_only); a retry succeeds once it is fixed.
+  enum class Kind { kConflict, kNotFound, kUnavailable, kCorrupt, kInvalid, kReadOnly };
   StoreError(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
 
@@ -153,13 +155,19 @@ class Store {
   virtual std::vector<ApiToken> list_api_tokens() = 0;
   virtual std::optional<ApiToken> find_api_token_by_hash(std::string_view token_hash) = 0;
   virtual bool revoke_api_token(std::string_view name) = 0;
-  virtual void touch_api_token(std::int64_t id) = 0;
+  // Records that the token was last used at `at` (RFC 3339 UTC). Called coalesced, not per
+  // request (admin/token_use.hpp); a revoked token's id matches nothing.
+  virtual void touch_api_token(std::int64_t id, std::string_view at) = 0;
 
   // Admin page sessions. create also deletes every expired session (now: Unix seconds), so the
   // table holds only live ones; find does not check expiry (the caller compares expires_at).
   virtual void create_admin_session(const AdminSession& session, std::int64_t now) = 0;
   virtual std::optional<AdminSession> find_admin_session(std::string_view id_hash) = 0;
   virtual bool delete_admin_session(std::string_view id_hash) = 0;
+  // Ends every session of `username` but the one whose id_hash is `keep` ("" keeps none): a new
+  // password must log out whoever knew the old one. Returns how many ended.
+  virtual std::size_t delete_admin_sessions_of(std::string_view username,
+                                               std::string_view keep) = 0;
 
   // Audit log (append-only). append returns the entry with id and at set.
   virtual AuditEntry append_audit(const AuditEntry& entry) = 0;

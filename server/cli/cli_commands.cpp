@@ -1,5 +1,8 @@
 #include "cli/cli_commands.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -36,6 +39,23 @@ std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 }  // namespace
 
+void append_cli_audit(Store& store, std::string_view action, const nlohmann::json& after) {
+  AuditEntry entry;
+  const passwd* account = getpwuid(geteuid());
+  entry.actor = "cli:" + (account ? std::string(account->pw_name) : std::to_string(geteuid()));
+  entry.peer = "local";
+  entry.action = action;
+  nlohmann::json fields = nlohmann::json::array();
+  for (const auto& [key, value] : after.items()) fields.push_back(key);
+  entry.fields = fields.dump();
+  entry.after = after.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  store.append_audit(entry);
+}
+
+namespace {
+
+}  // namespace
+
 void validate_username(std::string_view username) { validate_name("--username", username, 150); }
 
 void validate_token_name(std::string_view name) { validate_name("--name", name, 100); }
@@ -68,12 +88,19 @@ void create_superuser(const Config& config, const Config::Lookup& env,
   user.username = request.username;
   user.email = request.email;
   user.password_hash = hash_password(read_new_password(env, request.noinput, err));
-  try {
-    store->create_user(user);
-  } catch (const StoreError& e) {
-    if (e.kind() != StoreError::Kind::kConflict) throw;
-    throw CommandError("user " + in_quotes(request.username) + " already exists");
-  }
+  store->transaction([&] {
+    User stored;
+    try {
+      stored = store->create_user(user);
+    } catch (const StoreError& e) {
+      if (e.kind() != StoreError::Kind::kConflict) throw;
+      throw CommandError("user " + in_quotes(request.username) + " already exists");
+    }
+    append_cli_audit(*store, "user.create",
+                     {{"username", stored.username},
+                      {"email", stored.email},
+                      {"created_at", stored.created_at}});
+  });
   out << "Superuser " << in_quotes(request.username) << " created.\n";
 }
 
@@ -85,10 +112,19 @@ void change_password(const Config& config, const Config::Lookup& env,
     throw CommandError("no user named " + in_quotes(request.username));
   }
   const std::string hash = hash_password(read_new_password(env, request.noinput, err));
-  if (!store->set_password_hash(request.username, hash)) {
-    throw CommandError("no user named " + in_quotes(request.username));
-  }
-  out << "Password changed for " << in_quotes(request.username) << ".\n";
+  // Every session of the admin page that user had ends with the old password.
+  std::size_t ended = 0;
+  store->transaction([&] {
+    if (!store->set_password_hash(request.username, hash)) {
+      throw CommandError("no user named " + in_quotes(request.username));
+    }
+    ended = store->delete_admin_sessions_of(request.username, "");
+    append_cli_audit(*store, "user.password",
+                     {{"username", request.username}, {"sessions_ended", ended}});
+  });
+  out << "Password changed for " << in_quotes(request.username) << ".";
+  if (ended > 0) out << " Ended " << ended << " admin page session(s).";
+  out << "\n";
 }
 
 void create_token(const Config& config, const std::string& name, std::ostream& out) {
@@ -99,12 +135,16 @@ void create_token(const Config& config, const std::string& name, std::ostream& o
   row.name = name;
   row.token_hash = token.hash;
   row.prefix = token.prefix;
-  try {
-    store->create_api_token(row);
-  } catch (const StoreError& e) {
-    if (e.kind() != StoreError::Kind::kConflict) throw;
-    throw CommandError("an API token named " + in_quotes(name) + " already exists");
-  }
+  store->transaction([&] {
+    ApiToken stored;
+    try {
+      stored = store->create_api_token(row);
+    } catch (const StoreError& e) {
+      if (e.kind() != StoreError::Kind::kConflict) throw;
+      throw CommandError("an API token named " + in_quotes(name) + " already exists");
+    }
+    append_cli_audit(*store, "token.create", {{"name", name}, {"prefix", stored.prefix}});
+  });
   // Scripts take the last line (`| tail -n1`); keep the token alone on it.
   out << "Created API token " << in_quotes(name) << ". It is shown only now; use it as\n"
       << "`Authorization: Bearer <token>` on the admin API:\n"
@@ -139,9 +179,12 @@ void list_tokens(const Config& config, std::ostream& out) {
 
 void revoke_token(const Config& config, const std::string& name, std::ostream& out) {
   auto store = open_migrated_store(config);
-  if (!store->revoke_api_token(name)) {
-    throw CommandError("no API token named " + in_quotes(name));
-  }
+  store->transaction([&] {
+    if (!store->revoke_api_token(name)) {
+      throw CommandError("no API token named " + in_quotes(name));
+    }
+    append_cli_audit(*store, "token.revoke", {{"name", name}});
+  });
   out << "Revoked API token " << in_quotes(name) << ".\n";
 }
 

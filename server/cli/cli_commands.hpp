@@ -1,14 +1,18 @@
 // The bodies of the `cloudmeta` subcommands other than serve, apart from argument parsing (cli.cpp)
 // so that each reads as what it does to the store. They throw UsageError (exit 2), CommandError
-// or StoreError (exit 1); cli.cpp turns each into one line on stderr.
+// or StoreError (exit 1); cli.cpp turns each into one line on stderr. Every change they make is
+// audited (the admin API's audit log) in the transaction that makes it.
 #pragma once
 
 #include <ostream>
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/cli_errors.hpp"
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/store.hpp"
 
 namespace cloudmeta::cli {
 
@@ -23,6 +27,11 @@ struct SuperuserRequest {
   std::string email;
   bool noinput = false;
 };
+
+// The audit entry of a change made from the command line (actor "cli:<login name>", peer
+// "local"), appended inside that change's Store::transaction so that both commit or neither.
+// `after` describes the change and holds no secret. Throws StoreError.
+void append_cli_audit(Store& store, std::string_view action, const nlohmann::json& after);
 
 void migrate(const Config& config, std::ostream& out);
 void create_superuser(const Config& config, const Config::Lookup& env,

@@ -142,6 +142,12 @@ ImportCounts import_instances(const Config& config, std::istream& in) {
                                        " (nothing was imported)");
       }
     }
+    // One entry per import, with its counts: an import of a whole fleet would otherwise add a
+    // row per instance and bury the rest of the log.
+    append_cli_audit(*store, "instance.import",
+                     {{"created", counts.created},
+                      {"replaced", counts.replaced},
+                      {"unchanged", counts.unchanged}});
   });
   return counts;
 }

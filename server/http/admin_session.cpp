@@ -46,8 +46,9 @@ net::awaitable<void> serve_admin_connection(tcp::socket socket, const Config& co
     } else {
       const auto& req = parser.get();
       keep_alive = req.keep_alive();
-      // The admin API owns the Store on this thread; it never throws.
-      res = api.handle(req, peer);
+      // The admin API owns the Store on this thread; it never throws. It suspends only while a
+      // password is checked on its worker, and other connections are served meanwhile.
+      res = co_await api.handle(req, peer);
       res.keep_alive(keep_alive);
       log_info("request", {{"surface", "admin"}, {"address", peer.to_string()},
                            {"method", std::string_view(http::to_string(req.method()))},

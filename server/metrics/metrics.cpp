@@ -12,7 +12,7 @@ static_assert(static_cast<std::size_t>(imds::Route::kOther) + 1 == imds::kRouteC
 static_assert(static_cast<std::size_t>(imds::TokenRejection::kExpired) + 1 ==
               imds::kTokenRejectionCount);
 static_assert(static_cast<std::size_t>(imds::Outcome::kThrottled) + 1 == kOutcomeCount);
-static_assert(static_cast<std::size_t>(StoreError::Kind::kInvalid) + 1 == kStoreErrorKinds);
+static_assert(static_cast<std::size_t>(StoreError::Kind::kReadOnly) + 1 == kStoreErrorKinds);
 
 // Taken while static objects are initialised, before main: the process's start, as the standard
 // process_start_time_seconds reports it.
@@ -30,7 +30,7 @@ constexpr std::array<std::string_view, imds::kRouteCount> kRouteNames = {
 constexpr std::array<std::string_view, imds::kTokenRejectionCount> kRejectionNames = {
     "", "missing", "malformed", "bad_signature", "expired"};
 constexpr std::array<std::string_view, kStoreErrorKinds> kStoreErrorNames = {
-    "conflict", "not_found", "unavailable", "corrupt", "invalid"};
+    "conflict", "not_found", "unavailable", "corrupt", "invalid", "read_only"};
 
 // Shortest round-trip text in %g style, as Prometheus's own clients write floats and `le`
 // ("2.5e-05", "0.001").

@@ -340,6 +340,19 @@ int serve(const Config& config) {
   }
   std::thread watchdog_thread([&watchdog_io] { watchdog_io.run(); });
 
+  // API tokens' last use: written once a minute (coalesced), never per request.
+  net::steady_timer token_use_timer(admin_io);
+  auto flush_token_use = [&]() -> net::awaitable<void> {
+    for (;;) {
+      token_use_timer.expires_after(admin::TokenUseFlushInterval);
+      beast::error_code ec;
+      co_await token_use_timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+      if (ec) co_return;
+      api.flush_token_use();
+    }
+  };
+  net::co_spawn(admin_io, flush_token_use(), net::detached);
+
   // SIGHUP: re-read what can change while serving (log level and format).
   net::signal_set reload_signals(admin_io, SIGHUP);
   auto reload = [&]() -> net::awaitable<void> {
@@ -364,6 +377,7 @@ int serve(const Config& config) {
     api.set_ready(false);
     systemd::notify_stopping("stopping: finishing open requests");
     reload_signals.cancel();
+    token_use_timer.cancel();
     for (auto& acceptor_on_its_thread : imds_acceptors) {
       net::post(acceptor_on_its_thread.get_executor(), [&acceptor = acceptor_on_its_thread] {
         beast::error_code ignored;
@@ -395,6 +409,7 @@ int serve(const Config& config) {
   admin_io.run();
   watchdog_io.stop();
   watchdog_thread.join();
+  api.flush_token_use();  // the last minute's token use
   sync_io.stop();  // a rebuild in progress finishes first
   sync_thread.join();
   for (auto& io : imds_io) io->stop();

@@ -193,15 +193,19 @@ std::chrono::seconds Fleet::stale_for() const {
       std::chrono::nanoseconds(steady_now_ns() - since));
 }
 
-InstanceRecord Fleet::create(const InstanceRecord& record) {
+InstanceRecord Fleet::create(const InstanceRecord& record, const AlongWith& along_with) {
   render(record);  // refuse what could not be served, before anything is stored
   std::lock_guard lock(write_mutex_);
-  auto stored = store_.insert_instance(record);
+  InstanceRecord stored;
+  store_.transaction([&] {
+    stored = store_.insert_instance(record);
+    if (along_with) along_with(&stored);
+  });
   publish_change("", stored);
   return stored;
 }
 
-InstanceRecord Fleet::replace(const InstanceRecord& record) {
+InstanceRecord Fleet::replace(const InstanceRecord& record, const AlongWith& along_with) {
   render(record);
   std::lock_guard lock(write_mutex_);
   auto before = store_.find_instance(record.instance_id);
@@ -213,15 +217,25 @@ InstanceRecord Fleet::replace(const InstanceRecord& record) {
   // that did not decode has none: it is replaced whole.
   InstanceRecord replacement = record;
   replacement.unknown_fields = before->unknown_fields;
-  auto stored = store_.update_instance(replacement);
+  InstanceRecord stored;
+  store_.transaction([&] {
+    stored = store_.update_instance(replacement);
+    if (along_with) along_with(&stored);
+  });
   publish_change(before->ip, stored);
   return stored;
 }
 
-bool Fleet::remove(std::string_view instance_id) {
+bool Fleet::remove(std::string_view instance_id, const AlongWith& along_with) {
   std::lock_guard lock(write_mutex_);
   auto before = store_.find_instance(instance_id);
-  if (!before || !store_.delete_instance(instance_id)) return false;
+  if (!before) return false;
+  bool removed = false;
+  store_.transaction([&] {
+    removed = store_.delete_instance(instance_id);
+    if (removed && along_with) along_with(nullptr);
+  });
+  if (!removed) return false;
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   if (revision != current->revision() + 1) {

@@ -36,6 +36,8 @@ std::string scrub(std::string text, const std::string& secret) {
 // mismatch, also kCorrupt (a 500, not a 503).
 Kind kind_of(const std::string& sqlstate) {
   if (sqlstate == "23505") return Kind::kConflict;
+  // read_only_sql_transaction: a standby, or default_transaction_read_only; reads still work.
+  if (sqlstate == "25006") return Kind::kReadOnly;
   const std::string cls = sqlstate.substr(0, 2);
   if (cls == "23" || cls == "22") return Kind::kInvalid;
   if (cls == "08" || cls == "53" || cls == "57" || cls == "40") return Kind::kUnavailable;
@@ -46,7 +48,8 @@ Kind kind_of(const std::string& sqlstate) {
 // messages name server state or schema objects are passed on; the SQLSTATE always is.
 bool message_is_safe(const std::string& sqlstate) {
   const std::string cls = sqlstate.substr(0, 2);
-  return cls == "08" || cls == "53" || cls == "57" || cls == "40" || cls == "42";
+  return cls == "08" || cls == "53" || cls == "57" || cls == "40" || cls == "42" ||
+         sqlstate == "25006";
 }
 
 std::string field(const PGresult* result, int code) {

@@ -323,10 +323,9 @@ bool PostgresStore::revoke_api_token(std::string_view name) {
   return !connection()->exec("DELETE FROM api_tokens WHERE name = $1 RETURNING 1", {name}).empty();
 }
 
-void PostgresStore::touch_api_token(std::int64_t id) {
-  connection()->exec(
-      "UPDATE api_tokens SET last_used_at = " CLOUDMETA_PG_NOW " WHERE id = $1::bigint",
-      {std::to_string(id)});
+void PostgresStore::touch_api_token(std::int64_t id, std::string_view at) {
+  connection()->exec("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1::bigint",
+                     {std::to_string(id), at});
 }
 
 // ---- settings ----
@@ -378,6 +377,15 @@ bool PostgresStore::delete_admin_session(std::string_view id_hash) {
   return !connection()
               ->exec("DELETE FROM admin_sessions WHERE id_hash = $1 RETURNING 1", {id_hash})
               .empty();
+}
+
+std::size_t PostgresStore::delete_admin_sessions_of(std::string_view username,
+                                                    std::string_view keep) {
+  return static_cast<std::size_t>(
+      connection()
+          ->exec("DELETE FROM admin_sessions WHERE username = $1 AND id_hash <> $2 RETURNING 1",
+                 {username, keep})
+          .size());
 }
 
 AuditEntry PostgresStore::append_audit(const AuditEntry& entry) {

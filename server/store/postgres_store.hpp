@@ -48,11 +48,13 @@ class PostgresStore : public Store {
   std::vector<ApiToken> list_api_tokens() override;
   std::optional<ApiToken> find_api_token_by_hash(std::string_view token_hash) override;
   bool revoke_api_token(std::string_view name) override;
-  void touch_api_token(std::int64_t id) override;
+  void touch_api_token(std::int64_t id, std::string_view at) override;
 
   void create_admin_session(const AdminSession& session, std::int64_t now) override;
   std::optional<AdminSession> find_admin_session(std::string_view id_hash) override;
   bool delete_admin_session(std::string_view id_hash) override;
+  std::size_t delete_admin_sessions_of(std::string_view username,
+                                       std::string_view keep) override;
   AuditEntry append_audit(const AuditEntry& entry) override;
   std::vector<AuditEntry> list_audit(const AuditQuery& query) override;
 

@@ -90,6 +90,8 @@ constexpr char kInsertSession[] =
 constexpr char kFindSession[] =
     "SELECT id_hash, username, peer, created_at, expires_at FROM admin_sessions WHERE id_hash = ?";
 constexpr char kDeleteSession[] = "DELETE FROM admin_sessions WHERE id_hash = ?";
+constexpr char kDeleteSessionsOf[] =
+    "DELETE FROM admin_sessions WHERE username = ? AND id_hash <> ?";
 constexpr char kInsertAudit[] =
     "INSERT INTO audit_log"
     " (logged_at, actor, peer, action, instance_id, fields, before_doc, after_doc)"
@@ -166,12 +168,13 @@ StoreError store_error(const SQLite::Exception& e, const std::string& action) {
   switch (e.getErrorCode() & 0xff) {
     case SQLITE_CONSTRAINT:
       return StoreError(Kind::kConflict, action + ": " + what);
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+      return StoreError(Kind::kReadOnly, action + ": " + what);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
-    case SQLITE_FULL:
-    case SQLITE_READONLY:
     case SQLITE_NOMEM:
     case SQLITE_PROTOCOL:
     case SQLITE_PERM:
@@ -637,11 +640,11 @@ bool SqliteStore::revoke_api_token(std::string_view name) {
   });
 }
 
-void SqliteStore::touch_api_token(std::int64_t id) {
+void SqliteStore::touch_api_token(std::int64_t id, std::string_view at) {
   std::lock_guard lock(mutex_);
   guarded("recording API token use", [&] {
     Query q(statement(kTouchToken));
-    q->bind(1, now_utc());
+    q->bind(1, std::string(at));
     q->bind(2, id);
     q->exec();
   });
@@ -722,8 +725,30 @@ bool SqliteStore::delete_admin_session(std::string_view id_hash) {
   });
 }
 
+std::size_t SqliteStore::delete_admin_sessions_of(std::string_view username,
+                                                  std::string_view keep) {
+  std::lock_guard lock(mutex_);
+  return guarded("ending the admin sessions of " + std::string(username), [&] {
+    Query q(statement(kDeleteSessionsOf));
+    q->bind(1, std::string(username));
+    q->bind(2, std::string(keep));
+    return static_cast<std::size_t>(q->exec());
+  });
+}
+
 AuditEntry SqliteStore::append_audit(const AuditEntry& entry) {
   std::lock_guard lock(mutex_);
+  try {
+    return append_audit_locked(entry);
+  } catch (const StoreError& e) {
+    // A constraint (or a trigger's RAISE) on the audit log is no client's conflict: the log
+    // cannot take entries, a fault of the server's (Postgres reports it as kCorrupt too).
+    if (e.kind() != Kind::kConflict) throw;
+    throw StoreError(Kind::kCorrupt, e.what());
+  }
+}
+
+AuditEntry SqliteStore::append_audit_locked(const AuditEntry& entry) {
   return guarded("appending to the audit log", [&] {
     AuditEntry out = entry;
     out.at = now_utc();

@@ -56,11 +56,13 @@ class SqliteStore : public Store {
   std::vector<ApiToken> list_api_tokens() override;
   std::optional<ApiToken> find_api_token_by_hash(std::string_view token_hash) override;
   bool revoke_api_token(std::string_view name) override;
-  void touch_api_token(std::int64_t id) override;
+  void touch_api_token(std::int64_t id, std::string_view at) override;
 
   void create_admin_session(const AdminSession& session, std::int64_t now) override;
   std::optional<AdminSession> find_admin_session(std::string_view id_hash) override;
   bool delete_admin_session(std::string_view id_hash) override;
+  std::size_t delete_admin_sessions_of(std::string_view username,
+                                       std::string_view keep) override;
   AuditEntry append_audit(const AuditEntry& entry) override;
   std::vector<AuditEntry> list_audit(const AuditQuery& query) override;
 
@@ -76,6 +78,7 @@ class SqliteStore : public Store {
   std::optional<std::string> instance_owning_ip(const std::string& ip);
   bool instance_exists(const std::string& instance_id);
   std::int64_t bump_revision();
+  AuditEntry append_audit_locked(const AuditEntry& entry);
   void wrote_revision(std::int64_t value);
 
   std::recursive_mutex mutex_;  // held for every call; see the top of this file

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -81,7 +82,9 @@ json sample(const std::string& id = kId, const std::string& ip = "10.0.0.5") {
 
 class Harness {
  public:
-  Harness() {
+  // db_dir: where the SQLite file goes (a temporary directory by default).
+  explicit Harness(std::filesystem::path db_dir = {}) : db_dir_(std::move(db_dir)) {
+    if (db_dir_.empty()) db_dir_ = dir_.path();
     store_ = cm::open_store("sqlite://" + db_path());
     store_->migrate();
     fleet_ = std::make_unique<cm::Fleet>(*store_, snapshots_);
@@ -115,7 +118,18 @@ class Harness {
     return req;
   }
 
-  Response send(const Request& req) { return api_->handle(req, peer_); }
+  // Runs the handler's coroutine to completion, as the admin thread's io_context would.
+  Response send(const Request& req) { return send_from(req, peer_); }
+  Response send_from(const Request& req, const cm::IpKey& peer) {
+    cm::net::io_context io;
+    std::optional<Response> out;
+    cm::net::co_spawn(io, api_->handle(req, peer),
+                      [&out](std::exception_ptr, Response res) { out = std::move(res); });
+    io.run();
+    REQUIRE(out.has_value());
+    return std::move(*out);
+  }
+  cm::admin::AdminApi& api() { return *api_; }
   Response send(verb method, const std::string& target, const std::string& body = {}) {
     return send(request(method, target, body));
   }
@@ -134,11 +148,12 @@ class Harness {
   }
 
   cm::Store& store() { return *store_; }
-  std::string db_path() const { return (dir_.path() / "admin.db").string(); }
+  std::string db_path() const { return (db_dir_ / "admin.db").string(); }
   const std::string& token() const { return token_; }
 
  private:
   TempDir dir_;
+  std::filesystem::path db_dir_;
   std::unique_ptr<cm::Store> store_;
   cm::SnapshotHolder snapshots_;
   std::unique_ptr<cm::Fleet> fleet_;
@@ -318,15 +333,24 @@ TEST_CASE("auth matrix") {
   }
 }
 
-TEST_CASE("auth: a used token is touched, a revoked token is refused") {
+TEST_CASE("auth: a token's use is noted in memory, written coalesced; a revoked one is refused") {
   Harness h;
   const std::string other = h.add_token("deploy");
   Request req = h.request(verb::get, "/api/v1/instances");
   req.set(cm::http::field::authorization, "Bearer " + other);
   REQUIRE(h.send(req).result() == status::ok);
+  REQUIRE(h.send(req).result() == status::ok);
+  // A read is not a write: nothing stored yet, but the listing already shows the use.
+  for (const auto& token : h.store().list_api_tokens()) CHECK(token.last_used_at.empty());
+  const json listed = body_of(h.send(verb::get, "/api/v1/tokens"));
+  for (const auto& token : listed["tokens"]) {
+    CAPTURE(token.dump());
+    CHECK_FALSE(token["last_used_at"].get<std::string>().empty());  // "ci" made this listing
+  }
+  h.api().flush_token_use();
   for (const auto& token : h.store().list_api_tokens()) {
     CAPTURE(token.name);
-    CHECK(token.last_used_at.empty() == (token.name != "deploy"));
+    CHECK_FALSE(token.last_used_at.empty());
   }
 
   REQUIRE(h.store().revoke_api_token("deploy"));
@@ -673,6 +697,57 @@ json stored_document(Harness& h, const std::string& id) {
 
 }  // namespace
 
+namespace {
+
+struct Login {
+  std::string cookie;  // "cloudmeta_session=..."
+  std::string csrf;
+};
+
+Response post_login(Harness& h, const std::string& username, const std::string& password) {
+  Request req{verb::post, "/login", 11};
+  req.set(cm::http::field::host, "127.0.0.1:8001");
+  req.set(cm::http::field::content_type, "application/json");
+  req.body() = json{{"username", username}, {"password", password}}.dump();
+  req.prepare_payload();
+  return h.send(req);
+}
+
+Login log_in(Harness& h, const std::string& username = "admin",
+             const std::string& password = kPassword) {
+  const Response res = post_login(h, username, password);
+  REQUIRE(res.result() == status::ok);
+  const std::string set_cookie(res[cm::http::field::set_cookie]);
+  return {set_cookie.substr(0, set_cookie.find(';')), body_of(res)["csrf_token"]};
+}
+
+// A request the admin page would make with that session.
+Request as_page(const Harness& h, const Login& login, verb method, const std::string& target,
+                const std::string& body = {}) {
+  Request req = h.request(method, target, body);
+  req.erase(cm::http::field::authorization);
+  req.set(cm::http::field::cookie, login.cookie);
+  req.set("X-CSRF-Token", login.csrf);
+  return req;
+}
+
+std::vector<std::string> audit_actions(cm::Store& store) {
+  std::vector<std::string> actions;
+  cm::AuditQuery everything;
+  everything.limit = 500;
+  for (const auto& e : store.list_audit(everything)) actions.insert(actions.begin(), e.action);
+  return actions;
+}
+
+void refuse_audit_entries(const Harness& h) {
+  SQLite::Database raw(h.db_path(), SQLite::OPEN_READWRITE);
+  raw.exec(
+      "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log"
+      " BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END");
+}
+
+}  // namespace
+
 TEST_CASE("a stored row that does not decode is listed flagged, shown, replaced and deleted") {
   Harness h;
   json with_secrets = sample();
@@ -787,4 +862,190 @@ TEST_CASE("fields a newer version stored survive PUT and PATCH through this one"
   // From a client they are still typos.
   replacement["placement"] = doc["placement"];
   check_error(h.send(verb::put, path, replacement), status::bad_request, "placement");
+}
+
+TEST_CASE("password change from the page ends the user's other sessions, not its own") {
+  Harness h;
+  const Login mine = log_in(h);
+  const Login other = log_in(h);
+  const Response changed =
+      h.send(as_page(h, mine, verb::post, "/api/v1/users/admin/password",
+                     json{{"password", "a brand new password"}}.dump()));
+  CHECK(changed.result() == status::no_content);
+  CHECK(h.send(as_page(h, mine, verb::get, "/api/v1/session")).result() == status::ok);
+  CHECK(h.send(as_page(h, other, verb::get, "/api/v1/session")).result() ==
+        status::unauthorized);
+}
+
+TEST_CASE("password change over the API (token) ends every session of that user only") {
+  Harness h;
+  h.store().create_user(cm::User{0, "second", "", cm::hash_password(kPassword), ""});
+  const Login first = log_in(h);
+  const Login second = log_in(h, "second");
+  const Response changed = h.send(verb::post, "/api/v1/users/admin/password",
+                                  json{{"password", "a brand new password"}});
+  CHECK(changed.result() == status::no_content);
+  CHECK(h.send(as_page(h, first, verb::get, "/api/v1/session")).result() ==
+        status::unauthorized);
+  CHECK(h.send(as_page(h, second, verb::get, "/api/v1/session")).result() == status::ok);
+  // A session of another user changing admin's password does not keep any of admin's.
+  const Login again = log_in(h, "admin", "a brand new password");
+  CHECK(h.send(as_page(h, second, verb::post, "/api/v1/users/admin/password",
+                       json{{"password", "yet another password"}}.dump()))
+            .result() == status::no_content);
+  CHECK(h.send(as_page(h, again, verb::get, "/api/v1/session")).result() ==
+        status::unauthorized);
+}
+
+TEST_CASE("logins good and bad, tokens and passwords are audited, without secrets") {
+  Harness h;
+  CHECK(post_login(h, "admin", "wrong password").result() == status::unauthorized);
+  log_in(h);
+  const Response token = h.send(verb::post, "/api/v1/tokens", json{{"name", "deploy"}});
+  REQUIRE(token.result() == status::created);
+  CHECK(h.send(verb::delete_, "/api/v1/tokens/deploy").result() == status::no_content);
+  CHECK(h.send(verb::post, "/api/v1/users/admin/password",
+               json{{"password", "a brand new password"}})
+            .result() == status::no_content);
+  Request guess = h.request(verb::get, "/api/v1/instances");
+  guess.set(cm::http::field::authorization, basic(std::string(1000, 'u'), "guess"));
+  CHECK(h.send(guess).result() == status::unauthorized);
+
+  CHECK(audit_actions(h.store()) ==
+        std::vector<std::string>{"login.failed", "login", "token.create", "token.revoke",
+                                 "user.password", "login.failed"});
+  cm::AuditQuery everything;
+  everything.limit = 500;
+  const auto entries = h.store().list_audit(everything);
+  for (const auto& e : entries) {
+    for (const std::string& secret :
+         {std::string(kPassword), std::string("wrong password"), std::string("guess"),
+          std::string("a brand new password"), body_of(token)["token"].get<std::string>()}) {
+      CHECK(e.after.find(secret) == std::string::npos);
+    }
+  }
+  const json basic_guess = json::parse(entries.front().after);
+  CHECK(basic_guess["via"] == "basic");
+  CHECK(basic_guess["username"].get<std::string>().size() == 150);
+  CHECK(entries.front().actor == "anonymous");
+  CHECK(json::parse(entries.back().after)["via"] == "page");
+}
+
+// The audit entry is written in the change's own transaction: when it cannot be written (a
+// trigger stands in for a full disk or a broken table), the change does not happen either.
+TEST_CASE("a change whose audit entry cannot be written does not happen") {
+  Harness h;
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.9")).result() ==
+          status::created);
+  const Login session = log_in(h);
+  refuse_audit_entries(h);
+  const auto refused = [](const Response& res) {
+    CAPTURE(res.body());
+    return res.result_int() >= 500;
+  };
+
+  CHECK(refused(h.send(verb::post, "/api/v1/instances", sample())));
+  CHECK_FALSE(h.store().find_instance(kId));
+  CHECK_FALSE(h.served("10.0.0.5"));
+  CHECK(refused(h.send(verb::put, std::string("/api/v1/instances/") + kOtherId,
+                       sample(kOtherId, "10.0.0.10"))));
+  CHECK(refused(h.send(verb::patch, std::string("/api/v1/instances/") + kOtherId,
+                       json{{"hostname", "changed"}})));
+  CHECK(refused(h.send(verb::delete_, std::string("/api/v1/instances/") + kOtherId)));
+  CHECK(h.store().find_instance(kOtherId)->ip == "10.0.0.9");
+  CHECK(h.store().find_instance(kOtherId)->hostname == "web-1");
+  CHECK(h.served("10.0.0.9"));
+  CHECK_FALSE(h.served("10.0.0.10"));
+
+  CHECK(refused(h.send(verb::post, "/api/v1/tokens", json{{"name", "deploy"}})));
+  CHECK(h.store().list_api_tokens().size() == 1);
+  CHECK(refused(h.send(verb::delete_, "/api/v1/tokens/ci")));
+  CHECK(h.store().list_api_tokens().size() == 1);
+  CHECK(refused(h.send(verb::post, "/api/v1/users",
+                       json{{"username", "second"}, {"password", kPassword}})));
+  CHECK_FALSE(h.store().find_user("second"));
+  CHECK(refused(h.send(verb::post, "/api/v1/users/admin/password",
+                       json{{"password", "a brand new password"}})));
+  CHECK(cm::verify_password(kPassword, h.store().find_user("admin")->password_hash));
+  CHECK(h.send(as_page(h, session, verb::get, "/api/v1/session")).result() == status::ok);
+  // A login is a change too (a new session); a failed one changes nothing and is still refused.
+  CHECK(refused(post_login(h, "admin", kPassword)));
+  CHECK(post_login(h, "admin", "wrong password").result() == status::unauthorized);
+  // Reads go on.
+  CHECK(h.send(verb::get, "/api/v1/instances").result() == status::ok);
+}
+
+namespace {
+
+// A small tmpfs of its own (the tests run as root), so that the disk can be filled for real.
+class SmallFilesystem {
+ public:
+  explicit SmallFilesystem(const std::filesystem::path& at) : path_(at / "fs") {
+    std::filesystem::create_directory(path_);
+    const std::string command = "mount -t tmpfs -o size=4m tmpfs " + path_.string();
+    REQUIRE(std::system(command.c_str()) == 0);
+  }
+  ~SmallFilesystem() {
+    const std::string command = "umount -l " + path_.string();
+    if (std::system(command.c_str()) != 0) MESSAGE("umount failed: " << path_);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+  // Writes a file until the filesystem has no room left.
+  void fill() {
+    std::ofstream filler(path_ / "filler", std::ios::binary);
+    const std::string chunk(4096, 'x');
+    while (filler.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) &&
+           filler.flush()) {
+    }
+  }
+  void free_space() { std::filesystem::remove(path_ / "filler"); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace
+
+// A full disk must not take the admin API's reads down with it (a token's use is no write per
+// request), writes answer 503 saying why, and everything works again once there is room, with
+// nothing acknowledged lost and the token use written late rather than never.
+TEST_CASE("a full disk: reads and token use go on, writes are 503, all recovers without restart") {
+  TempDir dir;
+  SmallFilesystem fs(dir.path());
+  Harness h(fs.path());
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
+  const std::string scraper = h.add_token("scraper");
+  h.api().flush_token_use();
+  fs.fill();
+
+  for (int i = 0; i < 3; ++i) {
+    CHECK(h.send(verb::get, "/api/v1/instances").result() == status::ok);
+    CHECK(h.send(verb::get, std::string("/api/v1/instances/") + kId).result() == status::ok);
+    Request scrape = h.request(verb::get, "/metrics");
+    scrape.set(cm::http::field::authorization, "Bearer " + scraper);
+    CHECK(h.send(scrape).result() == status::ok);
+  }
+  const Response refused = h.send(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.9"));
+  check_error(refused, status::service_unavailable);
+  CHECK(body_of(refused)["error"].get<std::string>().find("read-only") != std::string::npos);
+  CHECK(h.send(verb::delete_, std::string("/api/v1/instances/") + kId).result() ==
+        status::service_unavailable);
+  const auto scraper_use = [&h] {
+    for (const auto& t : h.store().list_api_tokens()) {
+      if (t.name == "scraper") return t.last_used_at;
+    }
+    return std::string("missing");
+  };
+  h.api().flush_token_use();  // fails, logged, kept for later
+  CHECK(scraper_use().empty());
+
+  fs.free_space();
+  h.api().flush_token_use();
+  CHECK_FALSE(scraper_use().empty());
+  CHECK(h.send(verb::post, "/api/v1/instances", sample(kOtherId, "10.0.0.9")).result() ==
+        status::created);
+  CHECK(h.list()["count"] == 2);
+  CHECK(h.served("10.0.0.5"));
+  CHECK(h.served("10.0.0.9"));
 }

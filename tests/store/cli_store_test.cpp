@@ -249,6 +249,21 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+std::vector<std::string> audit_actions(cloudmeta::Store& store) {
+  std::vector<std::string> actions;
+  cloudmeta::AuditQuery everything;
+  everything.limit = 100;
+  for (const auto& e : store.list_audit(everything)) actions.insert(actions.begin(), e.action);
+  return actions;
+}
+
+void refuse_audit_entries(const TempDatabase& db) {
+  SQLite::Database raw(db.file(), SQLite::OPEN_READWRITE);
+  raw.exec(
+      "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log"
+      " BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END");
+}
+
 }  // namespace
 
 // One row that does not decode must not stop a backup or a move: the rest is exported, the row
@@ -299,4 +314,78 @@ TEST_CASE("export: a row that does not decode is left out and named, the rest st
   const Result imported = run({"import", "--input", file});
   CHECK(imported.code == 0);
   CHECK(imported.out == "Imported: 2 created, 0 replaced, 0 unchanged.\n");
+}
+
+TEST_CASE("CLI changes are audited: superuser, password, tokens, import") {
+  TempDatabase db;
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "first-password", 1);
+  REQUIRE(run({"createsuperuser", "--username", "admin", "--noinput"}).code == 0);
+  REQUIRE(run({"changepassword", "--username", "admin", "--noinput"}).code == 0);
+  REQUIRE(run({"token", "create", "--name", "ci"}).code == 0);
+  REQUIRE(run({"token", "revoke", "--name", "ci"}).code == 0);
+  REQUIRE(run({"import", "--input", write_file(db, "in.jsonl", record_line(1))}).code == 0);
+
+  auto store = db.open();
+  CHECK(audit_actions(*store) == std::vector<std::string>{"user.create", "user.password",
+                                                          "token.create", "token.revoke",
+                                                          "instance.import"});
+  cloudmeta::AuditQuery everything;
+  const auto entries = store->list_audit(everything);
+  for (const auto& e : entries) {
+    CHECK(e.actor.rfind("cli:", 0) == 0);
+    CHECK(e.peer == "local");
+    CHECK(e.after.find("first-password") == std::string::npos);
+  }
+  const auto import = nlohmann::json::parse(entries.front().after);
+  CHECK(import == nlohmann::json{{"created", 1}, {"replaced", 0}, {"unchanged", 0}});
+}
+
+TEST_CASE("CLI changepassword ends that user's admin page sessions, and only theirs") {
+  TempDatabase db;
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "first-password", 1);
+  REQUIRE(run({"createsuperuser", "--username", "admin", "--noinput"}).code == 0);
+  REQUIRE(run({"createsuperuser", "--username", "other", "--noinput"}).code == 0);
+  {
+    auto store = db.open();
+    store->create_admin_session({"s1", "admin", "127.0.0.1", "", 4'000'000'000}, 0);
+    store->create_admin_session({"s2", "admin", "127.0.0.1", "", 4'000'000'000}, 0);
+    store->create_admin_session({"s3", "other", "127.0.0.1", "", 4'000'000'000}, 0);
+  }
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "second-password", 1);
+  const Result r = run({"changepassword", "--username", "admin", "--noinput"});
+  CHECK(r.code == 0);
+  CHECK(r.out.find("Ended 2 admin page session(s)") != std::string::npos);
+  auto store = db.open();
+  CHECK_FALSE(store->find_admin_session("s1"));
+  CHECK_FALSE(store->find_admin_session("s2"));
+  CHECK(store->find_admin_session("s3"));
+}
+
+// The audit entry is written in the change's own transaction: when it cannot be written (a
+// trigger stands in for a full disk or a broken table), the change does not happen either.
+TEST_CASE("CLI: a change whose audit entry cannot be written does not happen") {
+  TempDatabase db;
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "first-password", 1);
+  REQUIRE(run({"createsuperuser", "--username", "admin", "--noinput"}).code == 0);
+  REQUIRE(run({"token", "create", "--name", "kept"}).code == 0);
+  db.open()->create_admin_session({"s1", "admin", "127.0.0.1", "", 4'000'000'000}, 0);
+  refuse_audit_entries(db);
+
+  check_one_error_line(run({"createsuperuser", "--username", "second", "--noinput"}), 1,
+                       "audit");
+  setenv("CLOUDMETA_SUPERUSER_PASSWORD", "second-password", 1);
+  check_one_error_line(run({"changepassword", "--username", "admin", "--noinput"}), 1, "audit");
+  check_one_error_line(run({"token", "create", "--name", "new"}), 1, "audit");
+  check_one_error_line(run({"token", "revoke", "--name", "kept"}), 1, "audit");
+  check_one_error_line(
+      run({"import", "--input", write_file(db, "in.jsonl", record_line(1))}), 1, "audit");
+
+  auto store = db.open();
+  CHECK_FALSE(store->find_user("second"));
+  CHECK(cloudmeta::verify_password("first-password", store->find_user("admin")->password_hash));
+  CHECK(store->find_admin_session("s1"));
+  CHECK(store->list_api_tokens().size() == 1);
+  CHECK(store->list_api_tokens().front().name == "kept");
+  CHECK(store->list_instances().empty());
+  CHECK(audit_actions(*store) == std::vector<std::string>{"user.create", "token.create"});
 }

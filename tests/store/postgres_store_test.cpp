@@ -388,3 +388,33 @@ TEST_CASE("postgres store: a statement the server sits on is cut at DATABASE_TIM
     CHECK(recovered);
   }
 }
+
+// A standby, or default_transaction_read_only: reads go on, writes are kReadOnly (the admin API's
+// 503 with a clear message, not a 500), and they work again once the database accepts them.
+TEST_CASE("postgres store: a read-only database answers reads; writes are kReadOnly") {
+  cm::testing::PgTestDatabase db;
+  {
+    auto store = cm::open_store(db.url("sslmode=disable"));
+    store->migrate();
+    store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.1"));
+  }
+  const std::string name = db.column("SELECT current_database()").front();
+  db.column("ALTER DATABASE \"" + name + "\" SET default_transaction_read_only = on");
+  {
+    auto store = cm::open_store(db.url("sslmode=disable"));
+    CHECK(store->list_instances().size() == 1);
+    CHECK(store->find_instance("i-0123456789abcdef0"));
+    const auto refused = store_error_of(
+        [&] { store->insert_instance(sample("i-0123456789abcdef1", "10.0.0.2")); });
+    CHECK(refused.kind() == Kind::kReadOnly);
+    CHECK(std::string(refused.what()).find("25006") != std::string::npos);
+    CHECK(store_error_of([&] { store->touch_api_token(1, "2026-01-01T00:00:00Z"); }).kind() ==
+          Kind::kReadOnly);
+  }
+  // The setting applies to this connection too: a read-write transaction of its own undoes it.
+  db.column("BEGIN READ WRITE; ALTER DATABASE \"" + name +
+            "\" SET default_transaction_read_only = off; COMMIT");
+  auto store = cm::open_store(db.url("sslmode=disable"));
+  store->insert_instance(sample("i-0123456789abcdef1", "10.0.0.2"));
+  CHECK(store->list_instances().size() == 2);
+}

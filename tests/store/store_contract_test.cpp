@@ -339,8 +339,8 @@ TEST_CASE_TEMPLATE("store contract: API tokens", B, BACKENDS) {
   CHECK(found->last_used_at.empty());
   CHECK_FALSE(store->find_api_token_by_hash(std::string(64, 'c')));
 
-  store->touch_api_token(created.id);
-  CHECK_FALSE(store->find_api_token_by_hash(hash)->last_used_at.empty());
+  store->touch_api_token(created.id, "2026-01-02T03:04:05Z");
+  CHECK(store->find_api_token_by_hash(hash)->last_used_at == "2026-01-02T03:04:05Z");
 
   store->create_api_token(cm::ApiToken{0, "deploy", std::string(64, 'd'), "cm_dddd", "", ""});
   CHECK(store->list_api_tokens().size() == 2);
@@ -417,6 +417,24 @@ TEST_CASE_TEMPLATE("store contract: admin sessions expire, and logout deletes th
   CHECK(store->delete_admin_session("new"));
   CHECK_FALSE(store->delete_admin_session("new"));
   CHECK_FALSE(store->find_admin_session("new"));
+}
+
+TEST_CASE_TEMPLATE("store contract: a user's sessions end together, but for the one kept", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  for (const char* id : {"a1", "a2", "a3"}) {
+    store->create_admin_session(cm::AdminSession{id, "admin", "127.0.0.1", "", 1000}, 0);
+  }
+  store->create_admin_session(cm::AdminSession{"b1", "bob", "127.0.0.1", "", 1000}, 0);
+  CHECK(store->delete_admin_sessions_of("admin", "a2") == 2);
+  CHECK_FALSE(store->find_admin_session("a1"));
+  CHECK(store->find_admin_session("a2"));
+  CHECK_FALSE(store->find_admin_session("a3"));
+  CHECK(store->find_admin_session("b1"));
+  CHECK(store->delete_admin_sessions_of("admin", "") == 1);
+  CHECK_FALSE(store->find_admin_session("a2"));
+  CHECK(store->find_admin_session("b1"));
 }
 
 TEST_CASE_TEMPLATE("store contract: the audit log filters and pages newest first", B, BACKENDS) {

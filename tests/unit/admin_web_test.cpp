@@ -2,6 +2,8 @@
 // tokens, the same-origin check, cookie parsing, the failed-login limiter and audit field diffs.
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <nlohmann/json.hpp>
 
 #include "audit.hpp"
@@ -78,17 +80,54 @@ TEST_CASE("admin web: same_origin compares Origin with Host, else trusts Sec-Fet
   CHECK(same_origin(request_with({{"Host", "a"}})));  // curl: no browser, no CSRF
 }
 
-TEST_CASE("admin web: failed logins are limited per address and per username") {
+TEST_CASE("admin web: failed passwords are limited per address range and per username") {
   LoginLimiter limiter;
+  const auto ip = [](const char* text) { return *cm::IpKey::parse(text); };
   const std::int64_t t = 1'000'000;
   for (int i = 0; i < LoginLimiter::kMaxFailures; ++i) {
-    CHECK(limiter.retry_after("10.0.0.1", "admin", t) == 0);
-    limiter.failed("10.0.0.1", "admin", t);
+    CHECK(limiter.retry_after(ip("10.0.0.1"), "admin", t) == 0);
+    limiter.charge(ip("10.0.0.1"), "admin", t);
   }
-  CHECK(limiter.retry_after("10.0.0.1", "someone", t) == LoginLimiter::kWindow.count());
-  CHECK(limiter.retry_after("10.0.0.2", "admin", t + 10) == LoginLimiter::kWindow.count() - 10);
-  CHECK(limiter.retry_after("10.0.0.2", "other", t) == 0);
-  CHECK(limiter.retry_after("10.0.0.1", "admin", t + LoginLimiter::kWindow.count()) == 0);
+  // Another address in the same /24 is the same guesser.
+  CHECK(limiter.retry_after(ip("10.0.0.77"), "someone", t) == LoginLimiter::kWindow.count());
+  CHECK(limiter.retry_after(ip("10.0.1.1"), "admin", t + 10) ==
+        LoginLimiter::kWindow.count() - 10);
+  CHECK(limiter.retry_after(ip("10.0.1.1"), "other", t) == 0);
+  CHECK(limiter.retry_after(ip("10.0.0.1"), "admin", t + LoginLimiter::kWindow.count()) == 0);
+}
+
+TEST_CASE("admin web: IPv6 guessers are limited per /64; a forgiven attempt does not count") {
+  LoginLimiter limiter;
+  const auto ip = [](const char* text) { return *cm::IpKey::parse(text); };
+  CHECK(LoginLimiter::address_range(ip("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64");
+  CHECK(LoginLimiter::address_range(ip("192.0.2.200")) == "192.0.2.0/24");
+  CHECK(LoginLimiter::address_range(ip("::ffff:192.0.2.200")) == "192.0.2.0/24");
+  const std::int64_t t = 1'000'000;
+  for (int i = 0; i < LoginLimiter::kMaxFailures; ++i) {
+    const std::string address = "2001:db8:1:2::" + std::to_string(i + 1);
+    limiter.charge(ip(address.c_str()), "user" + std::to_string(i), t);
+  }
+  CHECK(limiter.retry_after(ip("2001:db8:1:2:ffff::9"), "new", t) > 0);
+  CHECK(limiter.retry_after(ip("2001:db8:1:3::1"), "new", t) == 0);
+  limiter.forgive(ip("2001:db8:1:2::1"), "user0", t);  // that one was the right password
+  CHECK(limiter.retry_after(ip("2001:db8:1:2:ffff::9"), "new", t) == 0);
+}
+
+TEST_CASE("admin web: the limiter's memory is bounded and keeps throttled keys longest") {
+  LoginLimiter limiter;
+  const std::int64_t t = 1'000'000;
+  const auto blocked = *cm::IpKey::parse("203.0.113.1");
+  for (int i = 0; i < LoginLimiter::kMaxFailures; ++i) limiter.charge(blocked, "admin", t);
+  for (std::size_t i = 0; i < LoginLimiter::kMaxTracked + 100; ++i) {
+    std::array<std::uint8_t, 16> v6{0x20, 0x01, 0x0d, 0xb8};
+    v6[4] = static_cast<std::uint8_t>(i >> 16);
+    v6[5] = static_cast<std::uint8_t>(i >> 8);
+    v6[6] = static_cast<std::uint8_t>(i);
+    limiter.charge(cm::IpKey::from_v6(v6), "u" + std::to_string(i), t);
+  }
+  CHECK(limiter.tracked() <= 2 * LoginLimiter::kMaxTracked);
+  CHECK(limiter.retry_after(blocked, "someone", t) > 0);
+  CHECK(limiter.retry_after(*cm::IpKey::parse("198.51.100.1"), "admin", t) > 0);
 }
 
 TEST_CASE("admin web: audit names the fields that changed, one level into objects") {
