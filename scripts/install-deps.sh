@@ -29,6 +29,7 @@ test_packages=(
   strace                      # shows export --output creates its file 0600 in open() itself
   # scripts/check-deep.sh: sanitizer builds and libFuzzer targets (clang's runtimes), ccache
   clang-14 libclang-rt-14-dev libfuzzer-14-dev ccache
+  e2fsprogs util-linux        # mkfs.ext4, mount -o loop: a filesystem that turns read-only
 )
 # Packages whose daemons must never run here as services (see install_without_service), each
 # with the unit its postinst enables: prometheus for promtool alone
