@@ -58,6 +58,9 @@ struct Config {
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for
   // A full reload this often even when the revision says nothing changed; 0 = never.
   std::chrono::seconds full_resync_interval{300};
+  // This host's own writes reach the snapshot cache file by a full reload at most this often
+  // (0: at the next refresh): at a million instances a rewrite costs seconds of the sync thread.
+  std::chrono::seconds snapshot_cache_interval{60};
   // PostgreSQL connections (StoreOptions; SQLite has one connection whatever these say).
   std::size_t database_pool_size = 4;
   std::chrono::milliseconds database_pool_timeout{5000};  // wait for a free one, then 503

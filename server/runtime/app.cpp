@@ -93,10 +93,13 @@ class Refresher {
 // Every FULL_RESYNC_INTERVAL_S (0: never) it reloads everything even when the revision says
 // nothing changed: the safety net for a database restored, or failed over to a replica, that
 // reached the same revision with other rows. A full reload also follows this host's own writes
-// (which patch the snapshot without one) when a snapshot cache file is kept, to rewrite it.
+// (which patch the snapshot without one) when a snapshot cache file is kept, to rewrite it, but
+// at most once per `cache_interval`: under a steady stream of admin writes a fleet-sized reload
+// per refresh would keep the sync thread busy and two snapshots in memory all the time.
 net::awaitable<void> refresh_loop(Fleet& fleet, Refresher& refresher,
                                   std::chrono::milliseconds interval,
-                                  std::chrono::seconds full_interval) {
+                                  std::chrono::seconds full_interval,
+                                  std::chrono::seconds cache_interval) {
   net::steady_timer timer(co_await net::this_coro::executor);
   auto last_full = std::chrono::steady_clock::now();
   for (;;) {
@@ -106,7 +109,7 @@ net::awaitable<void> refresh_loop(Fleet& fleet, Refresher& refresher,
     if (ec) co_return;
     const auto now = std::chrono::steady_clock::now();
     const bool full = (full_interval.count() > 0 && now - last_full >= full_interval) ||
-                      (!fleet.stale() && fleet.cache_behind());
+                      (!fleet.stale() && fleet.cache_behind() && now - last_full >= cache_interval);
     if (full) last_full = now;
     refresher.run(full);
   }
@@ -304,7 +307,8 @@ int serve(const Config& config) {
   Refresher refresher(fleet, from_cache);
   net::co_spawn(
       sync_io,
-      refresh_loop(fleet, refresher, config.refresh_interval, config.full_resync_interval),
+      refresh_loop(fleet, refresher, config.refresh_interval, config.full_resync_interval,
+                   config.snapshot_cache_interval),
       net::detached);
   // Postgres: another host's write reaches this snapshot as soon as its NOTIFY arrives.
   const auto feed =

@@ -62,6 +62,7 @@ PG_NETNS="$db_ns" PG_LISTEN=198.19.0.2 bash "$pg_script" start "$pg_state" >/dev
 source "$pg_state/env"
 CM_DATABASE_URL="postgresql://$PG_USER:$PG_PASSWORD@198.19.0.2:$PG_PORT/postgres"
 CM_SERVER_ENV=(DATABASE_TIMEOUT_MS=$timeout_ms REFRESH_INTERVAL_MS=200 METRICS_PUBLIC=true
+  SNAPSHOT_CACHE_INTERVAL_S=0
   NOTIFY_SOCKET="$CM_TMP/notify.sock" WATCHDOG_USEC=2000000)
 cm_server_start
 

@@ -77,3 +77,32 @@ TEST_CASE("imds wire: a write through another server on the same database appear
   CHECK(other.stop() == 0);
   CHECK(d.stop() == 0);
 }
+
+// This host's writes patch the snapshot; the snapshot cache file is brought up to date by a full
+// reload, which at a million instances costs seconds. SNAPSHOT_CACHE_INTERVAL_S spaces those
+// reloads out: with a refresh every 50 ms, a write must not be followed by one within a second.
+TEST_CASE("imds wire: own writes rewrite the snapshot cache no more often than its interval") {
+  const auto full_reloads = [](const std::string& log) {
+    std::size_t n = 0;
+    for (auto at = log.find("event=snapshot_loaded"); at != std::string::npos;
+         at = log.find("event=snapshot_loaded", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  for (const std::string interval : {"0", "3600"}) {
+    CAPTURE(interval);
+    Deployment d(Environment{{"REFRESH_INTERVAL_MS", "50"}, {"FULL_RESYNC_INTERVAL_S", "0"},
+                             {"SNAPSHOT_CACHE_INTERVAL_S", interval}});
+    d.start();
+    const std::size_t at_start = full_reloads(d.server().log());
+    d.create_instance(instance_record(kId, kVm));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const std::size_t after = full_reloads(d.server().log());
+    if (interval == "0") {
+      CHECK(after > at_start);  // the cache follows the write at the next refresh
+    } else {
+      CHECK(after == at_start);
+    }
+  }
+}
