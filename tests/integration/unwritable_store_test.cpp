@@ -11,39 +11,10 @@
 #include <string>
 
 #include "deployment.hpp"
+#include "small_filesystem.hpp"
 
 using namespace cloudmeta::testing;
 using nlohmann::json;
-
-namespace {
-
-class SmallFilesystem {
- public:
-  explicit SmallFilesystem(const std::filesystem::path& at) : path_(at / "fs") {
-    std::filesystem::create_directory(path_);
-    const std::string command = "mount -t tmpfs -o size=4m tmpfs " + path_.string();
-    REQUIRE(std::system(command.c_str()) == 0);
-  }
-  ~SmallFilesystem() {
-    const std::string command = "umount -l " + path_.string();
-    if (std::system(command.c_str()) != 0) MESSAGE("umount failed: " << path_);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-  void fill() {
-    std::ofstream filler(path_ / "filler", std::ios::binary);
-    const std::string chunk(4096, 'x');
-    while (filler.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) &&
-           filler.flush()) {
-    }
-  }
-  void free_space() { std::filesystem::remove(path_ / "filler"); }
-
- private:
-  std::filesystem::path path_;
-};
-
-}  // namespace
 
 TEST_CASE("full disk: reads and scrapes go on, writes are 503, then work again without restart") {
   TempDir mount_point;

@@ -27,6 +27,7 @@
 #include "cloudmeta/passwords.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/store.hpp"
+#include "small_filesystem.hpp"
 
 namespace cm = cloudmeta;
 using cm::http::status;
@@ -34,6 +35,7 @@ using cm::http::verb;
 using cm::admin::Request;
 using cm::admin::Response;
 using nlohmann::json;
+using cloudmeta::testing::SmallFilesystem;
 
 namespace {
 
@@ -974,38 +976,6 @@ TEST_CASE("a change whose audit entry cannot be written does not happen") {
   // Reads go on.
   CHECK(h.send(verb::get, "/api/v1/instances").result() == status::ok);
 }
-
-namespace {
-
-// A small tmpfs of its own (the tests run as root), so that the disk can be filled for real.
-class SmallFilesystem {
- public:
-  explicit SmallFilesystem(const std::filesystem::path& at) : path_(at / "fs") {
-    std::filesystem::create_directory(path_);
-    const std::string command = "mount -t tmpfs -o size=4m tmpfs " + path_.string();
-    REQUIRE(std::system(command.c_str()) == 0);
-  }
-  ~SmallFilesystem() {
-    const std::string command = "umount -l " + path_.string();
-    if (std::system(command.c_str()) != 0) MESSAGE("umount failed: " << path_);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-  // Writes a file until the filesystem has no room left.
-  void fill() {
-    std::ofstream filler(path_ / "filler", std::ios::binary);
-    const std::string chunk(4096, 'x');
-    while (filler.write(chunk.data(), static_cast<std::streamsize>(chunk.size())) &&
-           filler.flush()) {
-    }
-  }
-  void free_space() { std::filesystem::remove(path_ / "filler"); }
-
- private:
-  std::filesystem::path path_;
-};
-
-}  // namespace
 
 // A full disk must not take the admin API's reads down with it (a token's use is no write per
 // request), writes answer 503 saying why, and everything works again once there is room, with
