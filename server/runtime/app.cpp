@@ -337,9 +337,10 @@ int serve(const Config& config) {
   for (auto& io : imds_io) metadata_executors.push_back(io->get_executor());
   ThreadHeartbeat heartbeat(std::move(metadata_executors));
   net::io_context watchdog_io(1);
-  if (systemd::notify_ready(status())) {
+  if (std::string ready = status(); systemd::notify_ready(ready)) {
     net::co_spawn(watchdog_io,
-                  systemd::keep_informed(status, [&heartbeat] { return heartbeat.beat(); }),
+                  systemd::keep_informed(status, [&heartbeat] { return heartbeat.beat(); },
+                                         std::move(ready)),
                   net::detached);
   }
   std::thread watchdog_thread([&watchdog_io] { watchdog_io.run(); });

@@ -80,7 +80,7 @@ bool notify_waiting(const std::string& status, std::chrono::microseconds more_ti
 }
 
 net::awaitable<void> keep_informed(std::function<std::string()> status,
-                                   std::function<bool()> alive) {
+                                   std::function<bool()> alive, std::string sent) {
   std::uint64_t watchdog_usec = 0;
   const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
   const auto period =
@@ -91,7 +91,7 @@ net::awaitable<void> keep_informed(std::function<std::string()> status,
     log_info("watchdog", {{"interval_ms", static_cast<std::int64_t>(watchdog_usec / 1000)}});
   }
   net::steady_timer timer(co_await net::this_coro::executor);
-  std::string last = status();
+  std::string last = std::move(sent);
   bool withheld = false;  // logged once per episode
   for (;;) {
     timer.expires_after(period);

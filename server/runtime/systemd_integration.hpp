@@ -44,7 +44,10 @@ bool notify_waiting(const std::string& status, std::chrono::microseconds more_ti
 // thread of its own that never waits on the store (server/runtime/app.cpp), so an unreachable
 // database, which the admin thread waits on for up to DATABASE_TIMEOUT_MS per call, never costs
 // the keep-alive; alive() is what tells a wedged process (ThreadHeartbeat: the metadata threads).
+// `sent` is the STATUS= the manager last received (notify_ready's): the comparison starts from
+// it, not from status() when the coroutine first runs, which on a loaded host can be after a
+// change that would then never be sent.
 net::awaitable<void> keep_informed(std::function<std::string()> status,
-                                   std::function<bool()> alive);
+                                   std::function<bool()> alive, std::string sent);
 
 }  // namespace cloudmeta::systemd
