@@ -133,8 +133,9 @@ TEST_CASE("every listed child exists and every node is listed by its parent") {
   r.public_ipv4 = "203.0.113.9";
   r.extra = json{{"custom", {{"deep", {{"leaf", "v"}}}}}};
   const auto tree = cloudmeta::render(r);
-  for (const auto& [path, node] : tree->nodes()) {
-    CAPTURE(path);
+  for (const auto& entry : tree->nodes()) {
+    const auto& [path, node] = entry;
+    CAPTURE(entry.first);  // doctest's CAPTURE is a lambda: clang 14 cannot capture a binding
     if (node.is_dir) {
       CHECK_FALSE(node.body.empty());
       CHECK(node.body.back() != '\n');
@@ -473,8 +474,9 @@ TEST_CASE("render is deterministic") {
   const auto a = cloudmeta::render(r);
   const auto b = cloudmeta::render(r);
   REQUIRE(a->nodes().size() == b->nodes().size());
-  for (const auto& [path, node] : a->nodes()) {
-    CAPTURE(path);
+  for (const auto& entry : a->nodes()) {
+    const auto& [path, node] = entry;
+    CAPTURE(entry.first);
     REQUIRE(b->find(path));
     CHECK(b->find(path)->body == node.body);
   }
