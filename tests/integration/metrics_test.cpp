@@ -56,8 +56,9 @@ double value(const Series& s, const std::string& key) {
 // How much each series in `keys` moved between two scrapes.
 void check_moved(const Series& before, const Series& after,
                  const std::map<std::string, double>& expected) {
-  for (const auto& [key, delta] : expected) {
-    CAPTURE(key);
+  for (const auto& entry : expected) {
+    const auto& [key, delta] = entry;
+    CAPTURE(entry.first);  // doctest's CAPTURE is a lambda: clang 14 cannot capture a binding
     CHECK(value(after, key) - value(before, key) == delta);
   }
 }

@@ -64,8 +64,9 @@ TEST_CASE("server threads: by default every thread keeps the normal policy") {
   Deployment d(Environment{{"THREADS", "2"}});
   const pid_t pid = d.start().pid();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every thread started
-  for (const auto& [tid, policy] : thread_policies(pid)) {
-    CAPTURE(tid);
+  for (const auto& entry : thread_policies(pid)) {
+    const auto& [tid, policy] = entry;
+    CAPTURE(entry.first);  // doctest's CAPTURE is a lambda: clang 14 cannot capture a binding
     CHECK(policy == SCHED_OTHER);
   }
   CHECK(d.stop() == 0);
