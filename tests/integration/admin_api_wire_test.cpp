@@ -2,10 +2,10 @@
 // Bearer with a CLI token), every status the API answers, and that a refused write leaves the
 // stored records as they were.
 #include <doctest/doctest.h>
-#include <sodium.h>
 
 #include <string>
 
+#include "basic_auth.hpp"
 #include "deployment.hpp"
 
 using namespace cloudmeta::testing;
@@ -17,15 +17,6 @@ constexpr char kId[] = "i-0123456789abcdef4";
 constexpr char kOtherId[] = "i-0123456789abcdef5";
 constexpr char kIp[] = "127.0.0.61";
 constexpr char kPassword[] = "correct horse battery staple";
-
-std::string basic(const std::string& user, const std::string& password) {
-  const std::string plain = user + ":" + password;
-  std::string out(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(plain.data()),
-                    plain.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);
-  return "Basic " + out;
-}
 
 json body_of(const HttpResponse& r) { return json::parse(r.body, nullptr, false); }
 

@@ -3,7 +3,6 @@
 // and the checks run one at a time off the admin thread, so a flood of guesses neither gets
 // unlimited tries nor holds up token-authenticated requests. No timing assertions.
 #include <doctest/doctest.h>
-#include <sodium.h>
 
 #include <atomic>
 #include <map>
@@ -12,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "basic_auth.hpp"
 #include "deployment.hpp"
 
 using namespace cloudmeta::testing;
@@ -20,15 +20,6 @@ using nlohmann::json;
 namespace {
 
 constexpr char kPassword[] = "correct horse battery staple";
-
-std::string basic(const std::string& user, const std::string& password) {
-  const std::string plain = user + ":" + password;
-  std::string out(sodium_base64_ENCODED_LEN(plain.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(plain.data()),
-                    plain.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);
-  return "Basic " + out;
-}
 
 HttpResponse call(Deployment& d, const std::string& source, const std::string& method,
                   const std::string& target, Headers headers, const std::string& body = {}) {
