@@ -119,13 +119,7 @@ std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std:
       http_server::read_imds_headers(req, w.config.trusted_proxy_header, w.proxy_list);
   const auto identity = identify_caller(w.caller, headers.forwarding, w.config.trusted_proxies,
                                         w.config.trusted_proxy_header);
-  imds::Request view;
-  view.method = req.method() == http::verb::put ? imds::Method::kPut : imds::Method::kGet;
-  view.target = req.target();
-  view.token = headers.token;
-  view.ttl = headers.ttl;
-  view.forwarded = identity.forwarded;
-  view.caller = identity.caller;
+  const imds::Request view = http_server::imds_request_view(req, headers, identity);
   const auto now = static_cast<std::int64_t>(std::time(nullptr));
   const imds::Response response = w.rate_limiter.allow(identity.caller)
                                       ? imds::respond(view, *w.snapshot, w.tokens, now)

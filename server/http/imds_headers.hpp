@@ -76,6 +76,31 @@ ImdsHeaders read_imds_headers(const Fields& fields, ProxyHeader proxy_header,
   return h;
 }
 
+inline imds::Method imds_method(http::verb verb) {
+  switch (verb) {
+    case http::verb::get: return imds::Method::kGet;
+    case http::verb::head: return imds::Method::kHead;
+    case http::verb::put: return imds::Method::kPut;
+    default: return imds::Method::kOther;
+  }
+}
+
+// The view imds::respond takes, over `request`'s target and the fields read above (it holds
+// string_views into both: use it while they live). One place for the session, the fuzz target
+// and the hot-path harness, so that what they test is what the session answers.
+template <class Message>
+imds::Request imds_request_view(const Message& request, const ImdsHeaders& headers,
+                                const CallerIdentity& identity) {
+  imds::Request view;
+  view.method = imds_method(request.method());
+  view.target = request.target();
+  view.token = headers.token;
+  view.ttl = headers.ttl;
+  view.forwarded = identity.forwarded;
+  view.caller = identity.caller;
+  return view;
+}
+
 // What Beast's message::keep_alive() decides, from the Connection field read above: HTTP/1.1
 // stays open unless it lists "close", HTTP/1.0 closes unless it lists "keep-alive" (RFC 9112
 // 9.3); the token list is Beast's parser.

@@ -17,15 +17,6 @@
 namespace cloudmeta::http_server {
 namespace {
 
-imds::Method to_method(http::verb verb) {
-  switch (verb) {
-    case http::verb::get: return imds::Method::kGet;
-    case http::verb::head: return imds::Method::kHead;
-    case http::verb::put: return imds::Method::kPut;
-    default: return imds::Method::kOther;
-  }
-}
-
 // AWS sets the IP TTL / IPv6 hop limit of the token PUT response to HttpPutResponseHopLimit, so a
 // token cannot travel further than the instance (e.g. into a container one hop behind). The
 // setting stays for the rest of the connection: a client the response cannot reach cannot use
@@ -127,13 +118,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
         read_imds_headers(req, context.config.trusted_proxy_header, scratch->proxy_list);
     const auto identity = identify_caller(peer, headers.forwarding, context.config.trusted_proxies,
                                           context.config.trusted_proxy_header);
-    imds::Request view;
-    view.method = to_method(req.method());
-    view.target = req.target();
-    view.token = headers.token;
-    view.ttl = headers.ttl;
-    view.forwarded = identity.forwarded;
-    view.caller = identity.caller;
+    const imds::Request view = imds_request_view(req, headers, identity);
 
     // The body is copied behind the head before the write, so the snapshot need not outlive
     // this synchronous stretch; only the access log, written after the write, keeps it.

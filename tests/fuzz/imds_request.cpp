@@ -74,15 +74,6 @@ struct World {
   std::vector<Cidr> trusted_proxies;
 };
 
-imds::Method to_method(http::verb verb) {
-  switch (verb) {
-    case http::verb::get: return imds::Method::kGet;
-    case http::verb::head: return imds::Method::kHead;
-    case http::verb::put: return imds::Method::kPut;
-    default: return imds::Method::kOther;
-  }
-}
-
 // One request, as the session answers it; false when the connection would close.
 bool answer(World& world, const ImdsParser& parser, const IpKey& peer, ProxyHeader proxy_header,
             SessionScratch& scratch) {
@@ -90,13 +81,7 @@ bool answer(World& world, const ImdsParser& parser, const IpKey& peer, ProxyHead
   const ImdsHeaders headers = read_imds_headers(req, proxy_header, scratch.proxy_list);
   const auto identity =
       identify_caller(peer, headers.forwarding, world.trusted_proxies, proxy_header);
-  imds::Request view;
-  view.method = to_method(req.method());
-  view.target = req.target();
-  view.token = headers.token;
-  view.ttl = headers.ttl;
-  view.forwarded = identity.forwarded;
-  view.caller = identity.caller;
+  imds::Request view = imds_request_view(req, headers, identity);
   std::string issued;
   if (view.token == "@token") {
     const RenderedInstance* instance = world.snapshot->find(identity.caller);
