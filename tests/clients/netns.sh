@@ -237,6 +237,10 @@ cm_guest_add() {
 CM_SERVER_ENV=()
 cm_server_start() {
   CM_DATABASE_URL="${CM_DATABASE_URL:-sqlite:///$CM_TMP/db.sqlite}"
+  # Truncated here, not by the background child's redirection: on a restart the loop below could
+  # otherwise read the previous run's log (its listener lines) before the child truncates it.
+  : >"$CM_TMP/server.out"
+  : >"$CM_TMP/server.log"
   # The working directory is the temp dir, so no stray .env is read.
   (
     cd "$CM_TMP"
@@ -256,8 +260,12 @@ cm_server_start() {
     sleep 0.1
   done
   [ -n "$port" ] || cm_die "cloudmeta did not log its admin port within 10 s"
+  for _ in $(seq 50); do
+    grep -q 'event=listening surface=metadata' "$CM_TMP/server.log" && break
+    sleep 0.1
+  done
   grep -q 'event=listening surface=metadata' "$CM_TMP/server.log" ||
-    cm_die "cloudmeta did not log its metadata listener"
+    cm_die "cloudmeta did not log its metadata listener within 5 s of the admin port"
   CM_ADMIN_URL="http://127.0.0.1:$port"
   if [ -z "${CM_API_TOKEN:-}" ]; then
     (cd "$CM_TMP" && cm_in_host env DATABASE_URL="$CM_DATABASE_URL" "$CM_BIN" token create \
