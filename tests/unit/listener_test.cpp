@@ -160,7 +160,18 @@ TEST_CASE("a burst larger than one accept batch is accepted whole, with no later
   CHECK(held.size() == clients.size());
 }
 
-TEST_CASE("out of descriptors, the accept loop pauses, survives, and takes the queue afterwards") {
+// UBSan's vptr check proves a vtable readable with a pipe (the runtime's IsAccessibleMemoryRange);
+// with every descriptor taken the pipe fails and it reports Asio's reactor as a bad object. The
+// ASan+UBSan build skips this case for that reason alone (`--no-skip` runs it); the Release and
+// TSan builds run it.
+#ifdef CLOUDMETA_SANITIZE_UNDEFINED
+constexpr bool kDescriptorsNeededBySanitizer = true;
+#else
+constexpr bool kDescriptorsNeededBySanitizer = false;
+#endif
+
+TEST_CASE("out of descriptors, the accept loop pauses, survives, and takes the queue afterwards" *
+          doctest::skip(kDescriptorsNeededBySanitizer)) {
   net::io_context io;
   auto acceptor = bind_acceptor(io, "127.0.0.1", 0, false);
   ConnectionLimiter limiter(100, 100);
