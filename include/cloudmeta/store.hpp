@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cloudmeta/instance_record.hpp"
@@ -127,6 +128,15 @@ class Store {
   virtual std::size_t instance_count_hint() = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;
+  // Set-based lookups for work on many records (an import): the stored records among `ids`, and
+  // (address, instance id) for each of `ips` that an instance holds, in no particular order;
+  // absent ones are left out, as are addresses that are not addresses. One statement per call
+  // on Postgres, so the cost is the records asked for, not one round trip each; callers pass at
+  // most kLookupBatch at a time.
+  static constexpr std::size_t kLookupBatch = 1000;
+  virtual std::vector<InstanceRecord> find_instances(const std::vector<std::string>& ids) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> holders_of(
+      const std::vector<std::string>& ips) = 0;
   // kConflict (message names "instance_id" or "ip") when either is taken. kInvalid for a record
   // that breaks a rule of record_json.hpp, or one flagged invalid.
   virtual InstanceRecord insert_instance(const InstanceRecord& record) = 0;

@@ -1,8 +1,8 @@
 #include "cli/cli_transfer.hpp"
 
-#include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -53,28 +53,98 @@ InstanceRecord parse_line(const std::string& text, std::size_t number) {
   }
 }
 
-std::vector<Line> read_lines(std::istream& in) {
-  std::vector<Line> lines;
-  std::map<std::string, std::size_t> line_of_id;
-  std::map<std::string, std::size_t> line_of_ip;
-  std::string text;
-  for (std::size_t number = 1; std::getline(in, text); ++number) {
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (text.find_first_not_of(" \t") == std::string::npos) continue;
-    InstanceRecord record = parse_line(text, number);
-    const auto [id_at, new_id] = line_of_id.emplace(record.instance_id, number);
-    if (!new_id) {
-      fail_at(number, "instance_id " + record.instance_id + " is also on line " +
-                          std::to_string(id_at->second));
+// Reads the input a batch of lines at a time, so an import of a million records holds a batch of
+// decoded records, not the fleet; what it keeps of every line is its id and address, to refuse a
+// duplicate within the input by both line numbers.
+class LineReader {
+ public:
+  explicit LineReader(std::istream& in) : in_(in) {}
+
+  // Up to `count` parsed and checked lines; empty at the end of the input.
+  std::vector<Line> next(std::size_t count) {
+    std::vector<Line> lines;
+    std::string text;
+    while (lines.size() < count && std::getline(in_, text)) {
+      const std::size_t number = ++number_;
+      if (!text.empty() && text.back() == '\r') text.pop_back();
+      if (text.find_first_not_of(" \t") == std::string::npos) continue;
+      InstanceRecord record = parse_line(text, number);
+      const auto [id_at, new_id] = line_of_id_.emplace(record.instance_id, number);
+      if (!new_id) {
+        fail_at(number, "instance_id " + record.instance_id + " is also on line " +
+                            std::to_string(id_at->second));
+      }
+      const auto [ip_at, new_ip] = line_of_ip_.emplace(record.ip, number);
+      if (!new_ip) {
+        fail_at(number, "ip " + record.ip + " is also on line " + std::to_string(ip_at->second));
+      }
+      lines.push_back({number, std::move(record)});
     }
-    const auto [ip_at, new_ip] = line_of_ip.emplace(record.ip, number);
-    if (!new_ip) {
-      fail_at(number, "ip " + record.ip + " is also on line " + std::to_string(ip_at->second));
-    }
-    lines.push_back({number, std::move(record)});
+    if (in_.bad()) throw CommandError("cannot read the input");
+    return lines;
   }
-  if (in.bad()) throw CommandError("cannot read the input");
-  return lines;
+
+ private:
+  std::istream& in_;
+  std::size_t number_ = 0;
+  std::unordered_map<std::string, std::size_t> line_of_id_;
+  std::unordered_map<std::string, std::size_t> line_of_ip_;
+};
+
+// Writes one batch of lines inside the import's transaction. An address may not move from one
+// stored instance to another (the outcome would depend on the order of the lines): its holder
+// before the import is found with one lookup per batch, and an address a record of this import
+// gave up in an earlier batch is remembered in `vacated`, so the refusal does not depend on which
+// batch comes first either.
+void import_batch(Store& store, const std::vector<Line>& lines,
+                  std::unordered_map<std::string, std::string>& vacated, ImportCounts& counts) {
+  std::vector<std::string> ids;
+  std::vector<std::string> ips;
+  for (const auto& line : lines) {
+    ids.push_back(line.record.instance_id);
+    ips.push_back(line.record.ip);
+  }
+  std::unordered_map<std::string, InstanceRecord> stored_by_id;
+  for (auto& record : store.find_instances(ids)) {
+    std::string id = record.instance_id;
+    stored_by_id.emplace(std::move(id), std::move(record));
+  }
+  std::unordered_map<std::string, std::string> holder_of_ip;
+  for (auto& [ip, id] : store.holders_of(ips)) holder_of_ip.emplace(std::move(ip), std::move(id));
+  for (const auto& line : lines) {
+    const std::string& id = line.record.instance_id;
+    for (const auto* holders : {&holder_of_ip, &vacated}) {
+      const auto holder = holders->find(line.record.ip);
+      if (holder != holders->end() && holder->second != id) {
+        fail_at(line.number, "ip " + line.record.ip + " belongs to instance " + holder->second +
+                                 " in the database");
+      }
+    }
+  }
+  for (const auto& line : lines) {
+    const auto existing = stored_by_id.find(line.record.instance_id);
+    try {
+      if (existing == stored_by_id.end()) {
+        store.insert_instance(line.record);
+        ++counts.created;
+      } else if (content_of(existing->second) == content_of(line.record)) {
+        ++counts.unchanged;
+      } else {
+        // As Fleet::replace: the members a newer version wrote stay (a row that did not
+        // decode has none and is replaced whole).
+        InstanceRecord replacement = line.record;
+        replacement.unknown_fields = existing->second.unknown_fields;
+        store.update_instance(replacement);
+        if (existing->second.ip != line.record.ip) {
+          vacated.emplace(existing->second.ip, line.record.instance_id);
+        }
+        ++counts.replaced;
+      }
+    } catch (const StoreError& e) {
+      throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() +
+                                     " (nothing was imported)");
+    }
+  }
 }
 
 }  // namespace
@@ -98,49 +168,20 @@ ExportCounts export_instances(const Config& config, std::ostream& out) {
 }
 
 ImportCounts import_instances(const Config& config, std::istream& in) {
-  const std::vector<Line> lines = read_lines(in);
+  LineReader reader(in);
+  // The first batch is read before the database is opened: a file that is not an import at all
+  // fails without touching (or migrating) anything.
+  std::vector<Line> batch = reader.next(Store::kLookupBatch);
   auto store = open_store(config.database_url);
   store->migrate();  // importing into a fresh database is the point of a move
 
-  // One transaction: the import lands whole or not at all, and another writer cannot slip in
-  // between the comparison below and the writes.
+  // One transaction: the import lands whole or not at all (a bad line further on undoes the
+  // batches before it), and another writer cannot slip in between a lookup and the writes.
   ImportCounts counts;
   store->transaction([&] {
-    std::map<std::string, InstanceRecord> stored_by_id;
-    std::map<std::string, std::string> stored_id_by_ip;
-    for (auto& record : store->list_instances()) {
-      stored_id_by_ip[record.ip] = record.instance_id;
-      stored_by_id.emplace(record.instance_id, std::move(record));
-    }
-    // Moving an address from one stored instance to another would succeed or fail depending on
-    // the order of the lines: refused, whatever the order, with the line that asks for it.
-    for (const auto& line : lines) {
-      const auto holder = stored_id_by_ip.find(line.record.ip);
-      if (holder != stored_id_by_ip.end() && holder->second != line.record.instance_id) {
-        fail_at(line.number, "ip " + line.record.ip + " belongs to instance " + holder->second +
-                                 " in the database");
-      }
-    }
-    for (const auto& line : lines) {
-      const auto existing = stored_by_id.find(line.record.instance_id);
-      try {
-        if (existing == stored_by_id.end()) {
-          store->insert_instance(line.record);
-          ++counts.created;
-        } else if (content_of(existing->second) == content_of(line.record)) {
-          ++counts.unchanged;
-        } else {
-          // As Fleet::replace: the members a newer version wrote stay (a row that did not
-          // decode has none and is replaced whole).
-          InstanceRecord replacement = line.record;
-          replacement.unknown_fields = existing->second.unknown_fields;
-          store->update_instance(replacement);
-          ++counts.replaced;
-        }
-      } catch (const StoreError& e) {
-        throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() +
-                                       " (nothing was imported)");
-      }
+    std::unordered_map<std::string, std::string> vacated;
+    for (; !batch.empty(); batch = reader.next(Store::kLookupBatch)) {
+      import_batch(*store, batch, vacated, counts);
     }
     // One entry per import, with its counts: an import of a whole fleet would otherwise add a
     // row per instance and bury the rest of the log.

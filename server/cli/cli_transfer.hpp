@@ -31,9 +31,12 @@ struct ImportCounts {
   std::size_t unchanged = 0;  // already stored exactly so: importing twice changes nothing
 };
 
-// Creates or replaces records by instance_id. Every line is parsed and checked first (JSON,
-// validation, rendering, duplicates within the input, an ip held by another stored instance),
-// so a bad line names its number and nothing is written. Blank lines are skipped.
+// Creates or replaces records by instance_id, in one transaction, reading and writing a batch of
+// Store::kLookupBatch lines at a time: the cost is the records imported (one lookup per batch),
+// not the fleet stored, and the memory a batch plus each line's id and address. Every line is
+// checked (JSON, validation, rendering, duplicates within the input, an ip held by another stored
+// instance) before its batch is written; a bad line names its number and nothing of the import
+// is kept. Blank lines are skipped.
 ImportCounts import_instances(const Config& config, std::istream& in);
 
 }  // namespace cloudmeta::cli

@@ -4,11 +4,13 @@
 #include <algorithm>
 #include <exception>
 #include <optional>
-#include <utility>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "cloudmeta/ip_key.hpp"
 #include "pg_migrator.hpp"
+#include "pg_text_array.hpp"
 
 namespace cloudmeta::store {
 namespace {
@@ -151,6 +153,36 @@ std::optional<InstanceRecord> PostgresStore::find_instance(std::string_view inst
   auto rows = connection()->exec(sql.c_str(), {instance_id});
   if (rows.empty()) return std::nullopt;
   return record_from_row(rows, 0);
+}
+
+std::vector<InstanceRecord> PostgresStore::find_instances(const std::vector<std::string>& ids) {
+  if (ids.empty()) return {};
+  const std::string sql = std::string(kInstanceColumns) + " WHERE instance_id = ANY($1::text[])";
+  return records_from(connection()->exec(sql.c_str(), {pg_text_array(ids)}));
+}
+
+std::vector<std::pair<std::string, std::string>> PostgresStore::holders_of(
+    const std::vector<std::string>& ips) {
+  // Stored addresses are canonical; each is looked up in that form and answered in the form
+  // asked, as find_instance_by_ip does.
+  std::vector<std::string> canonical;
+  std::unordered_map<std::string, std::vector<std::string>> asked_as;
+  for (const auto& ip : ips) {
+    const auto key = IpKey::parse(ip);
+    if (!key) continue;
+    auto& forms = asked_as[key->to_string()];
+    if (forms.empty()) canonical.push_back(key->to_string());
+    forms.push_back(ip);
+  }
+  if (canonical.empty()) return {};
+  const auto rows = connection()->exec(
+      "SELECT ip, instance_id FROM instances WHERE ip = ANY($1::text[])",
+      {pg_text_array(canonical)});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int i = 0; i < rows.size(); ++i) {
+    for (const auto& form : asked_as.at(rows.text(i, 0))) out.emplace_back(form, rows.text(i, 1));
+  }
+  return out;
 }
 
 std::optional<InstanceRecord> PostgresStore::find_instance_by_ip(std::string_view ip) {

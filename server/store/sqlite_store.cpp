@@ -376,6 +376,33 @@ std::optional<InstanceRecord> SqliteStore::find_instance_by_ip(std::string_view 
   return std::move(rows.front());
 }
 
+// SQLite runs in this process: a prepared lookup per key costs microseconds, so a loop is the
+// set-based query here (no round trips to save).
+std::vector<InstanceRecord> SqliteStore::find_instances(const std::vector<std::string>& ids) {
+  std::lock_guard lock(mutex_);
+  std::vector<InstanceRecord> out;
+  for (const auto& id : ids) {
+    for (auto& record : query_instances(kFindInstance, id)) out.push_back(std::move(record));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> SqliteStore::holders_of(
+    const std::vector<std::string>& ips) {
+  std::lock_guard lock(mutex_);
+  return guarded("reading instances", [&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& ip : ips) {
+      const auto key = IpKey::parse(ip);
+      if (!key) continue;
+      if (auto holder = instance_owning_ip(key->to_string())) {
+        out.emplace_back(ip, std::move(*holder));
+      }
+    }
+    return out;
+  });
+}
+
 bool SqliteStore::instance_exists(const std::string& instance_id) {
   Query q(statement(kInstanceExists));
   q->bind(1, instance_id);

@@ -41,6 +41,9 @@ class SqliteStore : public Store {
   std::size_t instance_count_hint() override;
   std::optional<InstanceRecord> find_instance(std::string_view instance_id) override;
   std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) override;
+  std::vector<InstanceRecord> find_instances(const std::vector<std::string>& ids) override;
+  std::vector<std::pair<std::string, std::string>> holders_of(
+      const std::vector<std::string>& ips) override;
   InstanceRecord insert_instance(const InstanceRecord& record) override;
   InstanceRecord update_instance(const InstanceRecord& record) override;
   bool delete_instance(std::string_view instance_id) override;

@@ -7,6 +7,7 @@
 #include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <filesystem>
@@ -230,6 +231,69 @@ TEST_CASE("import: a bad line names its number and nothing is written") {
                                        record_line(1) + "{\"instance_id\": 5}\n" + record_line(3));
   check_one_error_line(run({"import", "--input", input}), 1, "line 2: ");
   CHECK(db.open()->list_instances().empty());
+}
+
+namespace {
+
+// Line n of a large import: instance i-<n in 17 hex digits> at an address of its own.
+std::string numbered_line(int n, const std::string& ip) {
+  char id[32];
+  std::snprintf(id, sizeof id, "i-%017x", n);
+  return std::string("{\"instance_id\":\"") + id + "\",\"ip\":\"" + ip + "\"}\n";
+}
+
+std::string numbered_ip(int n) {
+  return "10.5." + std::to_string(n / 250) + "." + std::to_string(n % 250 + 1);
+}
+
+}  // namespace
+
+// An import is read and written a batch (1,000 lines) at a time in one transaction: a bad line
+// in a later batch undoes the batches already written.
+TEST_CASE("import: a bad line after the first batch undoes every batch before it") {
+  TempDatabase db;
+  REQUIRE(run({"migrate"}).code == 0);
+  std::string text;
+  for (int n = 1; n <= 2500; ++n) text += numbered_line(n, numbered_ip(n));
+  text += numbered_line(2501, "not an address");
+  check_one_error_line(run({"import", "--input", write_file(db, "in.jsonl", text)}), 1,
+                       "line 2501: ");
+  auto store = db.open();
+  CHECK(store->list_instances().empty());
+  CHECK(store->revision() == 0);
+  // The same lines without the bad one land whole.
+  text.erase(text.rfind("{"));
+  const Result imported = run({"import", "--input", write_file(db, "good.jsonl", text)});
+  CHECK(imported.out == "Imported: 2500 created, 0 replaced, 0 unchanged.\n");
+  CHECK(store->list_instances().size() == 2500);
+}
+
+// An address may not move from one stored instance to another within an import, whichever comes
+// first in the file, also when the two lines fall in different batches: the holder is looked up
+// per batch, and an address given up in an earlier batch is remembered.
+TEST_CASE("import: an address moving between stored instances is refused in either order") {
+  TempDatabase db;
+  REQUIRE(run({"migrate"}).code == 0);
+  const std::string holder = numbered_line(1, "10.6.0.1");  // i-...1 holds 10.6.0.1
+  REQUIRE(run({"import", "--input", write_file(db, "seed.jsonl", holder)}).code == 0);
+  const std::string moved_away = numbered_line(1, "10.6.0.2");
+  const std::string taker = numbered_line(2, "10.6.0.1");
+  std::string filler;
+  for (int n = 10; n < 1500; ++n) filler += numbered_line(n, numbered_ip(n));
+
+  SUBCASE("given up first, taken in a later batch") {
+    const Result r =
+        run({"import", "--input", write_file(db, "a.jsonl", moved_away + filler + taker)});
+    check_one_error_line(r, 1, "line 1492: ip 10.6.0.1 belongs to instance i-00000000000000001");
+  }
+  SUBCASE("taken first, given up in a later batch") {
+    const Result r =
+        run({"import", "--input", write_file(db, "b.jsonl", taker + filler + moved_away)});
+    check_one_error_line(r, 1, "line 1: ip 10.6.0.1 belongs to instance i-00000000000000001");
+  }
+  auto store = db.open();
+  CHECK(store->list_instances().size() == 1);
+  CHECK(store->find_instance_by_ip("10.6.0.1")->instance_id == "i-00000000000000001");
 }
 
 namespace {

@@ -5,12 +5,14 @@
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <memory>
-#include <string>
 #include <map>
+#include <memory>
+#include <set>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -154,6 +156,48 @@ TEST_CASE_TEMPLATE("store contract: an instance round-trips with every field", B
   auto all = store->list_instances();
   REQUIRE(all.size() == 2);
   CHECK(f.open()->list_instances().size() == 2);  // committed, visible to another connection
+}
+
+TEST_CASE_TEMPLATE("store contract: find_instances and holders_of look up a batch at once", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  std::vector<std::string> ids;
+  std::vector<std::string> ips;
+  for (int n = 0; n < 1000; ++n) {
+    char id[32];
+    std::snprintf(id, sizeof id, "i-%017x", n + 1);
+    const std::string ip = "10.7." + std::to_string(n / 200) + "." + std::to_string(n % 200 + 1);
+    if (n % 2 == 0) store->insert_instance(sample(id, ip));  // every other one is stored
+    ids.push_back(id);
+    ips.push_back(ip);
+  }
+  const auto found = store->find_instances(ids);
+  CHECK(found.size() == 500);
+  std::set<std::string> found_ids;
+  for (const auto& record : found) found_ids.insert(record.instance_id);
+  CHECK(found_ids.size() == 500);
+  CHECK(found_ids.count(ids[0]) == 1);
+  CHECK(found_ids.count(ids[1]) == 0);
+  check_same(*std::find_if(found.begin(), found.end(),
+                           [&](const auto& r) { return r.instance_id == ids[2]; }),
+             sample(ids[2], ips[2]));
+
+  // Answered in the form asked; stored addresses are canonical. Not addresses, and characters
+  // that mean something in an array literal, find nothing and break nothing.
+  ips.push_back("::ffff:10.7.0.3");
+  ips.push_back("not an address");
+  ips.push_back("\"},{\\");
+  const auto holders = store->holders_of(ips);
+  std::map<std::string, std::string> holder;
+  for (const auto& [ip, id] : holders) holder[ip] = id;
+  CHECK(holders.size() == 501);
+  CHECK(holder.at("10.7.0.1") == ids[0]);
+  CHECK(holder.count("10.7.0.2") == 0);
+  CHECK(holder.at("::ffff:10.7.0.3") == ids[2]);
+  CHECK(store->find_instances({"\"}", "i-00000000000000001", "{\\\"i\"}"}).size() == 1);
+  CHECK(store->find_instances({}).empty());
+  CHECK(store->holders_of({}).empty());
 }
 
 TEST_CASE_TEMPLATE("store contract: scan_instances hands over every row undecoded", B, BACKENDS) {
