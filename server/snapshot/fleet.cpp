@@ -173,7 +173,12 @@ auto Fleet::tracking_staleness(Fn&& fn) {
 
 bool Fleet::refresh_if_changed() {
   return tracking_staleness([this] {
-    if (store_.revision() == snapshots_.load()->revision()) return false;
+    {
+      // Under the write lock: a write of this host between its commit and its publish would
+      // otherwise look like another writer's change and cost a full reload.
+      std::lock_guard lock(write_mutex_);
+      if (store_.revision() == snapshots_.load()->revision()) return false;
+    }
     load_all();
     return true;
   });
