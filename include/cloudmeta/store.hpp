@@ -96,6 +96,38 @@ struct StoredInstance {
   std::string_view updated_at;
 };
 
+// An instance row that owns its bytes, for what outlives a call (a change set).
+struct StoredRow {
+  std::string instance_id;
+  std::string ip;
+  std::string doc;
+  std::string created_at;
+  std::string updated_at;
+  StoredInstance view() const { return {instance_id, ip, doc, created_at, updated_at}; }
+};
+
+// One instance written since a reader's revision: the row as it is now (nullopt: deleted), and
+// the address it had at the reader's revision ("" when it did not exist then), which is where
+// the reader's snapshot serves it.
+struct InstanceChange {
+  std::string instance_id;
+  std::string ip_before;
+  std::optional<StoredRow> row;
+};
+
+// What Store::instance_changes_since found.
+struct InstanceChanges {
+  enum class Status {
+    kComplete,  // `changes` holds every instance written after `since` up to `revision`
+    kGap,       // the change log does not reach back to `since` (pruned, written around, or the
+                // database went back in time): read everything instead
+    kTooMany,   // more change rows than the caller's limit: reading everything is as cheap
+  };
+  Status status = Status::kComplete;
+  std::int64_t revision = 0;  // the store's revision, read with the changes
+  std::vector<InstanceChange> changes;  // one per instance id, in no particular order
+};
+
 // The record a row holds, as list_instances() returns it; StoreError kCorrupt naming the instance
 // and the reason when the row is one list_instances() returns flagged invalid: the metadata
 // surface has nothing it could serve from it.
@@ -110,7 +142,8 @@ class Store {
   virtual int migrate() = 0;
   virtual int schema_version() = 0;
 
-  // Instances. Writes set created_at/updated_at and bump revision() in the same transaction.
+  // Instances. Writes set created_at/updated_at, bump revision() and append to the change log
+  // (instance_changes_since) in the same transaction.
   // Reads never fail on a row this version cannot decode (hand-edited, or a newer version's
   // value this one refuses): the row comes back with InstanceRecord::invalid set, so it can
   // still be listed, shown, replaced and deleted. Members of a stored document that this
@@ -143,9 +176,25 @@ class Store {
   // Replaces the row with record.instance_id, keeping created_at. kNotFound, kConflict (ip).
   virtual InstanceRecord update_instance(const InstanceRecord& record) = 0;
   virtual bool delete_instance(std::string_view instance_id) = 0;
-  // A counter that grows by exactly one per instance write (insert, update, delete), from this
-  // process or another one, so a writer can tell whether only its own write happened since.
+  // A counter that grows by exactly one per committed transaction that writes instances (insert,
+  // update, delete; a write outside transaction() is a transaction of its own), from this process
+  // or another one. All the instance writes of one transaction() share its revision, so an
+  // import of a million records is one revision. A writer that makes one write per transaction
+  // can tell whether only its own write happened since: the revision moved by exactly one.
   virtual std::int64_t revision() = 0;
+
+  // Every instance write also records, in its transaction, the instance it changed under the
+  // revision it produced (the change log; a batch write path added later must do the same, or
+  // readers take its revisions for a gap and read everything). This reads the instances written
+  // after revision `since`, one entry per instance id with its row now, and the revision that
+  // brings the reader to, all from one consistent view of the database. kGap when the log does
+  // not reach back to `since` (every revision after it must have its rows), kTooMany beyond
+  // `limit` change rows (the work is bounded before any row is read).
+  virtual InstanceChanges instance_changes_since(std::int64_t since, std::size_t limit) = 0;
+  // Deletes change-log rows written before `before_unix_s` (Unix seconds), oldest revision first,
+  // at most `limit` of them (an indexed range, so a call costs what it deletes); returns how many
+  // it deleted. A reader whose revision falls behind what is left gets kGap.
+  virtual std::size_t prune_instance_changes(std::int64_t before_unix_s, std::size_t limit) = 0;
 
   // Runs `body` as one transaction: the calls the calling thread makes on this Store inside it
   // commit together when body returns, or not at all when it throws (the exception goes on to

@@ -52,14 +52,26 @@ constexpr const char* kUserColumns =
 constexpr const char* kTokenColumns =
     "SELECT id, name, token_hash, prefix, created_at, last_used_at FROM api_tokens";
 
-// The single-row UPDATE serialises concurrent writers from every host (its row lock is held to
-// COMMIT), so the counter grows by exactly one per committed write, and the NOTIFY is delivered
-// only if the write commits.
-void bump_revision(PgConnection& db) {
-  db.exec(
-      "WITH bumped AS (UPDATE instance_revision SET value = value + 1 WHERE id = 1"
-      " RETURNING value)"
-      " SELECT pg_notify('cloudmeta_instances', value::text) FROM bumped");
+#define CLOUDMETA_PG_UNIX_NOW "extract(epoch FROM now())::bigint"
+
+// Runs first in every instance write: the single-row UPDATE's lock, held to COMMIT, serialises
+// the instance writers of every host, so the statements after it see every other writer's
+// committed rows (the address an instance had before, for the change log) and nobody else's
+// uncommitted ones; and the counter grows by exactly one per committed transaction. Only the
+// transaction's first write updates the row (bumped_by; a later one would add a row version per
+// record, and an import's cost would grow with its square); the later ones read the revision
+// their transaction set. The NOTIFY is delivered only if the transaction commits, once.
+std::string bump_revision(PgConnection& db) {
+  const auto rows = db.exec(
+      "WITH bumped AS (UPDATE instance_revision SET value = value + 1,"
+      " bumped_by = txid_current() WHERE id = 1 AND bumped_by IS DISTINCT FROM txid_current()"
+      " RETURNING value, pg_notify('cloudmeta_instances', value::text))"
+      " SELECT value FROM bumped UNION ALL"
+      " SELECT value FROM instance_revision WHERE id = 1 AND bumped_by = txid_current()");
+  if (rows.size() != 1) {
+    throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
+  }
+  return rows.text(0, 0);
 }
 
 // The connection a thread's open transaction() runs on, per store: the calls its body makes
@@ -220,14 +232,17 @@ InstanceRecord PostgresStore::insert_instance(const InstanceRecord& record) {
   auto db = connection();
   try {
     PgTransaction tx(*db);
+    const std::string revision = bump_revision(*db);
     auto rows = db->exec(
-        "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
+        "WITH logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
+        " changed_at) VALUES ($4::bigint, $1, '', " CLOUDMETA_PG_UNIX_NOW
+        ") ON CONFLICT (revision, instance_id) DO NOTHING)"
+        " INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
         " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
         ") RETURNING created_at, updated_at",
-        {stored.instance_id, stored.ip, doc});
+        {stored.instance_id, stored.ip, doc, revision});
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
-    bump_revision(*db);
     tx.commit();
   } catch (const PgError& e) {
     if (e.kind() == Kind::kConflict) throw instance_conflict(*db, e, stored);
@@ -242,15 +257,20 @@ InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
   auto db = connection();
   try {
     PgTransaction tx(*db);
-    auto rows = db->exec("UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
-                         " WHERE instance_id = $1 RETURNING created_at, updated_at",
-                         {stored.instance_id, stored.ip, doc});
+    const std::string revision = bump_revision(*db);
+    // The first change of this instance in the revision keeps the address it had before it.
+    auto rows = db->exec(
+        "WITH logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
+        " changed_at) SELECT $4::bigint, $1, ip, " CLOUDMETA_PG_UNIX_NOW
+        " FROM instances WHERE instance_id = $1 ON CONFLICT (revision, instance_id) DO NOTHING)"
+        " UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
+        " WHERE instance_id = $1 RETURNING created_at, updated_at",
+        {stored.instance_id, stored.ip, doc, revision});
     if (rows.empty()) {
       throw StoreError(Kind::kNotFound, "instance " + stored.instance_id + " not found");
     }
     stored.created_at = rows.text(0, 0);
     stored.updated_at = rows.text(0, 1);
-    bump_revision(*db);
     tx.commit();
   } catch (const PgError& e) {
     if (e.kind() == Kind::kConflict) throw instance_conflict(*db, e, stored);
@@ -262,16 +282,85 @@ InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
 bool PostgresStore::delete_instance(std::string_view instance_id) {
   auto db = connection();
   PgTransaction tx(*db);
-  if (db->exec("DELETE FROM instances WHERE instance_id = $1 RETURNING 1", {instance_id}).empty()) {
-    return false;  // nothing written, so the revision stays
+  const std::string revision = bump_revision(*db);
+  if (db->exec("WITH gone AS (DELETE FROM instances WHERE instance_id = $1 RETURNING ip),"
+               " logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
+               " changed_at) SELECT $2::bigint, $1, ip, " CLOUDMETA_PG_UNIX_NOW
+               " FROM gone ON CONFLICT (revision, instance_id) DO NOTHING)"
+               " SELECT 1 FROM gone",
+               {instance_id, revision})
+          .empty()) {
+    return false;  // nothing written: rolled back, bump included
   }
-  bump_revision(*db);
   tx.commit();
   return true;
 }
 
 std::int64_t PostgresStore::revision() {
   return connection()->exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
+}
+
+InstanceChanges PostgresStore::instance_changes_since(std::int64_t since, std::size_t limit) {
+  auto db = connection();
+  // A transaction of the caller's already has one view; otherwise one is made for this read.
+  const bool own = t_binding.store != this;
+  PgTransaction tx(*db);
+  if (own) db->exec_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  InstanceChanges out;
+  out.revision = db->exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
+  if (out.revision == since) return out;
+  if (out.revision < since || since < 0) {
+    out.status = InstanceChanges::Status::kGap;
+    return out;
+  }
+  const std::string from = std::to_string(since), to = std::to_string(out.revision);
+  const auto counted = db->exec(
+      "SELECT count(*), count(DISTINCT revision) FROM instance_changes"
+      " WHERE revision > $1::bigint AND revision <= $2::bigint",
+      {from, to});
+  // Every revision bumped by this version has change rows: one without is a pruned one, or was
+  // written around the log (an older version, a hand edit).
+  if (counted.integer(0, 1) != out.revision - since) {
+    out.status = InstanceChanges::Status::kGap;
+    return out;
+  }
+  if (static_cast<std::uint64_t>(counted.integer(0, 0)) > limit) {
+    out.status = InstanceChanges::Status::kTooMany;
+    return out;
+  }
+  // One row per instance id: the address from its first change after `since`, the row now.
+  const auto rows = db->exec(
+      "SELECT c.instance_id, c.ip_before, i.instance_id, i.ip, i.doc, i.created_at, i.updated_at"
+      " FROM (SELECT instance_id, ip_before, row_number() OVER"
+      " (PARTITION BY instance_id ORDER BY revision) AS nth FROM instance_changes"
+      " WHERE revision > $1::bigint AND revision <= $2::bigint) c"
+      " LEFT JOIN instances i ON i.instance_id = c.instance_id WHERE c.nth = 1",
+      {from, to});
+  tx.commit();
+  out.changes.reserve(static_cast<std::size_t>(rows.size()));
+  for (int i = 0; i < rows.size(); ++i) {
+    InstanceChange& change = out.changes.emplace_back();
+    change.instance_id = rows.text(i, 0);
+    change.ip_before = rows.text(i, 1);
+    if (!rows.is_null(i, 2)) {
+      change.row = StoredRow{change.instance_id, rows.text(i, 3), rows.text(i, 4),
+                             rows.text(i, 5), rows.text(i, 6)};
+    }
+  }
+  return out;
+}
+
+std::size_t PostgresStore::prune_instance_changes(std::int64_t before_unix_s, std::size_t limit) {
+  // The oldest `limit` rows by revision, of which those written before the cut: a walk of the
+  // primary key from its start that stops after `limit` rows whatever their age.
+  return static_cast<std::size_t>(
+      connection()
+          ->exec("WITH pruned AS (DELETE FROM instance_changes WHERE (revision, instance_id) IN"
+                 " (SELECT revision, instance_id FROM (SELECT revision, instance_id, changed_at"
+                 " FROM instance_changes ORDER BY revision LIMIT $2::bigint) oldest"
+                 " WHERE changed_at < $1::bigint) RETURNING 1) SELECT count(*) FROM pruned",
+                 {std::to_string(before_unix_s), std::to_string(limit)})
+          .integer(0, 0));
 }
 
 // ---- users ----

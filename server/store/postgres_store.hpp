@@ -3,8 +3,8 @@
 // Thread-safe: each call leases a connection from a PgPool (DATABASE_POOL_SIZE) for its length,
 // so the admin thread and the sync thread (snapshot rebuilds) run statements side by side; a
 // transaction() keeps one lease for its whole length, and the calls its body makes on the same
-// thread run on that connection. Every instance write also sends NOTIFY cloudmeta_instances with
-// the new revision, in the same transaction, for hosts that LISTEN.
+// thread run on that connection. Every transaction that writes instances also sends NOTIFY
+// cloudmeta_instances with its revision, once, for hosts that LISTEN.
 #pragma once
 
 #include <functional>
@@ -40,6 +40,8 @@ class PostgresStore : public Store {
   InstanceRecord update_instance(const InstanceRecord& record) override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
+  InstanceChanges instance_changes_since(std::int64_t since, std::size_t limit) override;
+  std::size_t prune_instance_changes(std::int64_t before_unix_s, std::size_t limit) override;
   void transaction(const std::function<void()>& body) override;
 
   User create_user(const User& user) override;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <random>
 #include <system_error>
 #include <utility>
 
@@ -50,14 +51,39 @@ constexpr char kFindInstanceByIp[] =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances WHERE ip = ?";
 constexpr char kInstanceExists[] = "SELECT 1 FROM instances WHERE instance_id = ?";
 constexpr char kInstanceOwningIp[] = "SELECT instance_id FROM instances WHERE ip = ?";
-constexpr char kInstanceCreatedAt[] = "SELECT created_at FROM instances WHERE instance_id = ?";
+constexpr char kInstanceCreatedAt[] =
+    "SELECT created_at, ip FROM instances WHERE instance_id = ?";
 constexpr char kInsertInstance[] =
     "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?)";
 constexpr char kUpdateInstance[] =
     "UPDATE instances SET ip = ?, doc = ?, updated_at = ? WHERE instance_id = ?";
-constexpr char kDeleteInstance[] = "DELETE FROM instances WHERE instance_id = ?";
+constexpr char kDeleteInstance[] = "DELETE FROM instances WHERE instance_id = ? RETURNING ip";
+// The first instance write of a transaction bumps the revision; the later ones find their own
+// token in bumped_by and share it (schema/sqlite/0003_change_log.sql).
 constexpr char kBumpRevision[] =
-    "UPDATE instance_revision SET value = value + 1 WHERE id = 1 RETURNING value";
+    "UPDATE instance_revision SET value = value + (bumped_by IS NOT ?1), bumped_by = ?1"
+    " WHERE id = 1 RETURNING value";
+// The first write of an instance in a revision keeps its ip_before: the address before the
+// revision.
+constexpr char kLogChange[] =
+    "INSERT INTO instance_changes (revision, instance_id, ip_before, changed_at)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT (revision, instance_id) DO NOTHING";
+constexpr char kCountChanges[] =
+    "SELECT count(*), count(DISTINCT revision) FROM instance_changes"
+    " WHERE revision > ?1 AND revision <= ?2";
+// One row per instance id: the address from its first change after ?1 (the reader's), the row now.
+constexpr char kChangedInstances[] =
+    "SELECT c.instance_id, c.ip_before, i.instance_id IS NOT NULL, i.ip, i.doc, i.created_at,"
+    " i.updated_at FROM (SELECT instance_id, ip_before, row_number() OVER"
+    " (PARTITION BY instance_id ORDER BY revision) AS nth FROM instance_changes"
+    " WHERE revision > ?1 AND revision <= ?2) c"
+    " LEFT JOIN instances i ON i.instance_id = c.instance_id WHERE c.nth = 1";
+// The oldest ?2 rows by revision, of which those written before ?1: a walk of the primary key
+// from its start that stops after ?2 rows whatever their age.
+constexpr char kPruneChanges[] =
+    "DELETE FROM instance_changes WHERE (revision, instance_id) IN"
+    " (SELECT revision, instance_id FROM (SELECT revision, instance_id, changed_at"
+    " FROM instance_changes ORDER BY revision LIMIT ?2) WHERE changed_at < ?1)";
 constexpr char kReadRevision[] = "SELECT value FROM instance_revision WHERE id = 1";
 constexpr char kDataVersion[] = "PRAGMA data_version";
 
@@ -200,6 +226,42 @@ auto guarded(const std::string& action, F&& body) -> decltype(body()) {
   }
 }
 
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+std::uint64_t random_token() {
+  std::random_device random;
+  return (std::uint64_t{random()} << 32) ^ random();
+}
+
+// A read transaction around several statements, so they see one state of the database; inside
+// a transaction already, that transaction's state.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(SQLite::Database& db)
+      : db_(db), own_(sqlite3_get_autocommit(db.getHandle()) != 0) {
+    if (own_) db_.exec("BEGIN");
+  }
+  ~ReadTransaction() {
+    if (!own_) return;
+    try {
+      db_.exec("COMMIT");  // nothing written: ends the read and lets the WAL move on
+    } catch (const SQLite::Exception&) {
+      // Only a read was open; SQLite ends it by itself with the next statement's failure.
+    }
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  SQLite::Database& db_;
+  const bool own_;
+};
+
 std::string now_utc() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -256,7 +318,19 @@ ApiToken token_from_row(SQLite::Statement& q) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(const std::string& path) : db_(open_database(path)) {
+SqliteStore::SqliteStore(const std::string& path)
+    : db_(open_database(path)), transaction_token_(random_token()) {
+  // Every end of a top-level transaction moves the token on, so no two of this connection's
+  // transactions share one; another process's tokens start elsewhere in 2^64 (random_token).
+  const auto next = [](void* token) { ++*static_cast<std::uint64_t*>(token); };
+  sqlite3_commit_hook(
+      db_.getHandle(),
+      [](void* token) {
+        ++*static_cast<std::uint64_t*>(token);
+        return 0;  // 0: let the commit go on
+      },
+      &transaction_token_);
+  sqlite3_rollback_hook(db_.getHandle(), next, &transaction_token_);
   guarded("opening " + path, [&] {
     // WAL: readers (another server process, the CLI) never block the writer or each other.
     // synchronous=NORMAL is durable in WAL mode except for the last commits on power loss.
@@ -418,8 +492,21 @@ std::optional<std::string> SqliteStore::instance_owning_ip(const std::string& ip
 
 std::int64_t SqliteStore::bump_revision() {
   Query q(statement(kBumpRevision));
+  // SQLite integers are signed: the token's bits, reinterpreted.
+  q->bind(1, static_cast<std::int64_t>(transaction_token_));
   if (!q->executeStep()) throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
   return q->getColumn(0).getInt64();
+}
+
+std::int64_t SqliteStore::log_change(const std::string& instance_id, const std::string& ip_before) {
+  const std::int64_t revision = bump_revision();
+  Query q(statement(kLogChange));
+  q->bind(1, revision);
+  q->bind(2, instance_id);
+  q->bind(3, ip_before);
+  q->bind(4, unix_now());
+  q->exec();
+  return revision;
 }
 
 void SqliteStore::wrote_revision(std::int64_t value) {
@@ -449,7 +536,7 @@ InstanceRecord SqliteStore::insert_instance(const InstanceRecord& record) {
       q->bind(5, r.updated_at);
       q->exec();
     }
-    const std::int64_t revision = bump_revision();
+    const std::int64_t revision = log_change(r.instance_id, "");
     tx.commit();
     wrote_revision(revision);
     return r;
@@ -462,6 +549,7 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
   const std::string doc = document_of(r);
   return guarded("updating instance " + r.instance_id, [&] {
     WriteTransaction tx(db_);
+    std::string ip_before;
     {
       Query q(statement(kInstanceCreatedAt));
       q->bind(1, r.instance_id);
@@ -469,6 +557,7 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
         throw StoreError(Kind::kNotFound, "instance " + r.instance_id + " not found");
       }
       r.created_at = q->getColumn(0).getString();
+      ip_before = q->getColumn(1).getString();
     }
     if (auto owner = instance_owning_ip(r.ip); owner && *owner != r.instance_id) {
       throw StoreError(Kind::kConflict, "ip " + r.ip + " is already used by " + *owner);
@@ -482,7 +571,7 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
       q->bind(4, r.instance_id);
       q->exec();
     }
-    const std::int64_t revision = bump_revision();
+    const std::int64_t revision = log_change(r.instance_id, ip_before);
     tx.commit();
     wrote_revision(revision);
     return r;
@@ -493,14 +582,15 @@ bool SqliteStore::delete_instance(std::string_view instance_id) {
   std::lock_guard lock(mutex_);
   return guarded("deleting instance " + std::string(instance_id), [&] {
     WriteTransaction tx(db_);
-    int deleted = 0;
+    const std::string id(instance_id);
+    std::optional<std::string> ip_before;
     {
       Query q(statement(kDeleteInstance));
-      q->bind(1, std::string(instance_id));
-      deleted = q->exec();
+      q->bind(1, id);
+      if (q->executeStep()) ip_before = q->getColumn(0).getString();
     }
-    if (deleted == 0) return false;  // nothing changed: no revision bump (rolled back)
-    const std::int64_t revision = bump_revision();
+    if (!ip_before) return false;  // nothing changed: no revision bump (rolled back)
+    const std::int64_t revision = log_change(id, *ip_before);
     tx.commit();
     wrote_revision(revision);
     return true;
@@ -541,6 +631,66 @@ std::int64_t SqliteStore::revision() {
       revision_known_ = true;
     }
     return revision_;
+  });
+}
+
+InstanceChanges SqliteStore::instance_changes_since(std::int64_t since, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  return guarded("reading the change log", [&] {
+    InstanceChanges out;
+    ReadTransaction tx(db_);
+    {
+      Query q(statement(kReadRevision));
+      if (!q->executeStep()) {
+        throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
+      }
+      out.revision = q->getColumn(0).getInt64();
+    }
+    if (out.revision == since) return out;
+    if (out.revision < since || since < 0) {
+      out.status = InstanceChanges::Status::kGap;
+      return out;
+    }
+    {
+      Query q(statement(kCountChanges));
+      q->bind(1, since);
+      q->bind(2, out.revision);
+      q->executeStep();
+      // Every revision bumped by this version has change rows: one without is a pruned one, or
+      // was written around the log (an older version, a hand edit).
+      if (q->getColumn(1).getInt64() != out.revision - since) {
+        out.status = InstanceChanges::Status::kGap;
+        return out;
+      }
+      if (static_cast<std::uint64_t>(q->getColumn(0).getInt64()) > limit) {
+        out.status = InstanceChanges::Status::kTooMany;
+        return out;
+      }
+    }
+    Query q(statement(kChangedInstances));
+    q->bind(1, since);
+    q->bind(2, out.revision);
+    while (q->executeStep()) {
+      InstanceChange& change = out.changes.emplace_back();
+      change.instance_id = q->getColumn(0).getString();
+      change.ip_before = q->getColumn(1).getString();
+      if (q->getColumn(2).getInt() != 0) {
+        change.row = StoredRow{change.instance_id, q->getColumn(3).getString(),
+                               q->getColumn(4).getString(), q->getColumn(5).getString(),
+                               q->getColumn(6).getString()};
+      }
+    }
+    return out;
+  });
+}
+
+std::size_t SqliteStore::prune_instance_changes(std::int64_t before_unix_s, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  return guarded("pruning the change log", [&] {
+    Query q(statement(kPruneChanges));
+    q->bind(1, before_unix_s);
+    q->bind(2, static_cast<std::int64_t>(limit));
+    return static_cast<std::size_t>(q->exec());
   });
 }
 

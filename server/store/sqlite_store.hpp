@@ -48,6 +48,8 @@ class SqliteStore : public Store {
   InstanceRecord update_instance(const InstanceRecord& record) override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
+  InstanceChanges instance_changes_since(std::int64_t since, std::size_t limit) override;
+  std::size_t prune_instance_changes(std::int64_t before_unix_s, std::size_t limit) override;
   void transaction(const std::function<void()>& body) override;
 
   User create_user(const User& user) override;
@@ -80,7 +82,9 @@ class SqliteStore : public Store {
                                               const std::optional<std::string>& key);
   std::optional<std::string> instance_owning_ip(const std::string& ip);
   bool instance_exists(const std::string& instance_id);
+  // Bumps the revision (once per transaction) and records the change; returns the revision.
   std::int64_t bump_revision();
+  std::int64_t log_change(const std::string& instance_id, const std::string& ip_before);
   AuditEntry append_audit_locked(const AuditEntry& entry);
   void wrote_revision(std::int64_t value);
 
@@ -92,6 +96,9 @@ class SqliteStore : public Store {
   std::int64_t revision_ = 0;
   std::int64_t data_version_ = -1;
   bool revision_known_ = false;
+  // Identifies the open top-level transaction in instance_revision.bumped_by: moved on by
+  // SQLite's commit and rollback hooks at the end of each one.
+  std::uint64_t transaction_token_;
 };
 
 }  // namespace cloudmeta::store
