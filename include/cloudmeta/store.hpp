@@ -152,8 +152,9 @@ class Store {
   virtual std::vector<InstanceRecord> list_instances() = 0;
   // Every instance row, undecoded and in no particular order, handed over one at a time so that
   // a fleet is never held twice in memory; the row's views die when visit returns. decode()
-  // decodes a row.
-  virtual void scan_instances(const std::function<void(StoredInstance&&)>& visit) = 0;
+  // decodes a row. Returns the revision() the rows are at, read in the same view of the
+  // database: a snapshot of them is that revision exactly, neither older nor newer.
+  virtual std::int64_t scan_instances(const std::function<void(StoredInstance&&)>& visit) = 0;
   // Roughly how many instance rows there are, without reading them: a hint that lets a reload
   // size its index once instead of growing it a million times. Never a table scan, so it may be
   // off: SQLite answers max(rowid) (at least the count; more after deletions), Postgres the

@@ -134,12 +134,18 @@ std::vector<InstanceRecord> PostgresStore::list_instances() {
       connection()->exec((std::string(kInstanceColumns) + " ORDER BY instance_id").c_str()));
 }
 
-void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
+std::int64_t PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
   // A fleet-sized answer streams for longer than DATABASE_TIMEOUT_MS: the statement is exempt
   // from the server's statement_timeout, and the client's bound still ends a silence.
   auto db = connection();
+  const bool own = t_binding.store != this;
   PgTransaction tx(*db);
+  // The revision and the rows from one view: a snapshot built from them is exactly that revision,
+  // which the change log's readers rely on (instance_changes_since).
+  if (own) db->exec_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
   db->exec_script("SET LOCAL statement_timeout = 0");
+  const std::int64_t revision =
+      db->exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
   const auto rows = db->exec(kInstanceColumns);
   tx.commit();
   for (int i = 0; i < rows.size(); ++i) {
@@ -147,6 +153,7 @@ void PostgresStore::scan_instances(const std::function<void(StoredInstance&&)>& 
                       created_at = rows.text(i, 3), updated_at = rows.text(i, 4);
     visit({id, ip, doc, created_at, updated_at});
   }
+  return revision;
 }
 
 std::size_t PostgresStore::instance_count_hint() {

@@ -29,7 +29,7 @@ class PostgresStore : public Store {
   int schema_version() override;
 
   std::vector<InstanceRecord> list_instances() override;
-  void scan_instances(const std::function<void(StoredInstance&&)>& visit) override;
+  std::int64_t scan_instances(const std::function<void(StoredInstance&&)>& visit) override;
   std::size_t instance_count_hint() override;
   std::optional<InstanceRecord> find_instance(std::string_view instance_id) override;
   std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) override;

@@ -409,9 +409,20 @@ std::vector<InstanceRecord> SqliteStore::list_instances() {
   return query_instances(kListInstances, std::nullopt);
 }
 
-void SqliteStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
+std::int64_t SqliteStore::scan_instances(const std::function<void(StoredInstance&&)>& visit) {
   std::lock_guard lock(mutex_);
-  guarded("reading instances", [&] {
+  return guarded("reading instances", [&] {
+    // The revision and the rows from one read transaction: a snapshot built from them is exactly
+    // that revision, which the change log's readers rely on (instance_changes_since).
+    ReadTransaction tx(db_);
+    std::int64_t revision = 0;
+    {
+      Query q(statement(kReadRevision));
+      if (!q->executeStep()) {
+        throw StoreError(Kind::kCorrupt, "the instance_revision row is missing");
+      }
+      revision = q->getColumn(0).getInt64();
+    }
     Query q(statement(kScanInstances));
     // Views into SQLite's row buffers, no copies: the snapshot copies each row once, into its
     // own blocks (cloudmeta/packed_row.hpp).
@@ -421,6 +432,7 @@ void SqliteStore::scan_instances(const std::function<void(StoredInstance&&)>& vi
       return std::string_view(bytes, static_cast<std::size_t>(c.getBytes()));
     };
     while (q->executeStep()) visit({text(0), text(1), text(2), text(3), text(4)});
+    return revision;
   });
 }
 
