@@ -13,6 +13,13 @@ Response metrics_route(const Request& request, Fleet& fleet) {
   metrics::Sample sample = metrics::registry().sample();
   sample.snapshot_instances = fleet.snapshots().load()->size();
   sample.snapshot_stale = fleet.stale();
+  const Fleet::SyncCounts sync = fleet.sync_counts();
+  sample.snapshot_full_reloads = sync.full_loads;
+  sample.snapshot_incremental_applies = sync.incremental_applies;
+  sample.snapshot_changes_applied = sync.changes_applied;
+  sample.change_log_gaps = sync.gaps;
+  sample.change_log_too_many = sync.too_many;
+  sample.change_log_rows_pruned = sync.change_rows_pruned;
 
   Response response{http::status::ok, request.version()};
   response.keep_alive(request.keep_alive());

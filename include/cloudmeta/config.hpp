@@ -61,6 +61,9 @@ struct Config {
   // This host's own writes reach the snapshot cache file by a full reload at most this often
   // (0: at the next refresh): at a million instances a rewrite costs seconds of the sync thread.
   std::chrono::seconds snapshot_cache_interval{60};
+  // Change-log rows (Store::instance_changes_since) older than this are pruned by the sync
+  // thread; a host whose snapshot is older than what is left reloads the whole fleet.
+  std::chrono::seconds change_log_retention{3600};
   // PostgreSQL connections (StoreOptions; SQLite has one connection whatever these say).
   std::size_t database_pool_size = 4;
   std::chrono::milliseconds database_pool_timeout{5000};  // wait for a free one, then 503

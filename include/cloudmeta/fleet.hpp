@@ -1,11 +1,15 @@
 // Fleet: the write side of the metadata surface. Every change to an instance goes through here:
 // render first (so a record that cannot be served is refused before it is stored), write to the
 // Store, then publish a new Snapshot, so the very next metadata request sees the change.
-// Also rebuilds the snapshot when another process (a CLI, another host) changed the store.
-// Thread-safe: the admin thread writes while the sync thread rebuilds. Writes (store write and
-// publish) are serialised by a mutex; a rebuild reads the store without it, which can take long
+// Also brings the snapshot up to date when another process (a CLI, another host) changed the
+// store: it applies the instances the store's change log names since the snapshot's revision
+// (Store::instance_changes_since), copying only the shards they fall in, and reloads the whole
+// fleet only when the log cannot say (start-up, a gap, too many changes) or as the periodic
+// safety net (resync()).
+// Thread-safe: the admin thread writes while the sync thread refreshes. Writes (store write and
+// publish) are serialised by a mutex; a refresh reads the store without it, which can take long
 // for a big fleet, and publishes only if no write was published meanwhile, reading again
-// otherwise, so a rebuild never replaces a newer write's snapshot with an older view.
+// otherwise, so a refresh never replaces a newer write's snapshot with an older view.
 #pragma once
 
 #include <atomic>
@@ -27,12 +31,36 @@ namespace cloudmeta {
 
 class Fleet {
  public:
+  // More change rows than this since the served revision: reloading the fleet is as cheap as
+  // rendering them all, and the memory a change set holds stays bounded (documented in
+  // docs/architecture.md, "Fleet sync").
+  static constexpr std::size_t kMaxChangeRows = 20'000;
+  // A prune deletes at most this many change rows per statement, and at most kPruneBatches
+  // statements per call: short statements, and a log that grew by a burst shrinks over calls.
+  static constexpr std::size_t kPruneBatch = 10'000;
+  static constexpr int kPruneBatches = 100;
+
+  // What refreshes did since start, for /metrics. Counted by the thread that publishes.
+  struct SyncCounts {
+    std::uint64_t full_loads = 0;            // whole-fleet reads (start-up, fallbacks, resync)
+    std::uint64_t incremental_applies = 0;   // change sets applied from the change log
+    std::uint64_t changes_applied = 0;       // instances in them
+    std::uint64_t gaps = 0;                  // change log did not reach back: full load instead
+    std::uint64_t too_many = 0;              // more than kMaxChangeRows: full load instead
+    std::uint64_t change_rows_pruned = 0;
+  };
+
   Fleet(Store& store, SnapshotHolder& snapshots) : store_(store), snapshots_(snapshots) {}
 
   // Full rebuild from the store; logs (and skips) rows that fail to render.
   void load_all();
-  // Rebuilds when Store::revision() moved since the last publish. Returns true if it did.
+  // Brings the snapshot up to date when Store::revision() moved since the last publish: the
+  // changed instances from the change log, or a full rebuild when it cannot say. Returns true
+  // if it published.
   bool refresh_if_changed();
+  // Deletes change-log rows older than `retention` (bounded, see kPruneBatch); returns how many.
+  std::size_t prune_change_log(std::chrono::seconds retention);
+  SyncCounts sync_counts() const;
   // load_all(), as a safety net that does not trust the revision (a database restored or failed
   // over to a replica can reach the same revision with other rows).
   void resync();
@@ -77,6 +105,17 @@ class Fleet {
   void publish_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_change(const std::string& old_ip, const InstanceRecord& stored);
+  // The served snapshot with the instances written since its revision, or nullptr when the
+  // change log cannot say (counted; the caller loads everything). No lock needed.
+  std::shared_ptr<const Snapshot> with_changes_since(const std::shared_ptr<const Snapshot>& base,
+                                                     std::size_t& changed);
+  void publish_applied_locked(std::shared_ptr<const Snapshot> snapshot, std::size_t changed);
+  // Applies the change log to the served snapshot (optimistically, as load_all reads); false
+  // when it cannot, and nothing was published.
+  bool apply_changes();
+  // write_mutex_ held: apply_changes() for a writer that found others' writes beside its own;
+  // publishes a full reload when the change log cannot say.
+  void catch_up_locked();
   template <class Fn>
   auto tracking_staleness(Fn&& fn);
 
@@ -92,6 +131,13 @@ class Fleet {
   // The revision the cache file was last written (or attempted) for; failures logged once.
   std::atomic<std::int64_t> cache_revision_{kFresh};
   std::atomic<bool> cache_failing_{false};
+  // SyncCounts' members, written under write_mutex_ or by the sync thread, read by a scrape.
+  std::atomic<std::uint64_t> full_loads_{0};
+  std::atomic<std::uint64_t> incremental_applies_{0};
+  std::atomic<std::uint64_t> changes_applied_{0};
+  std::atomic<std::uint64_t> gaps_{0};
+  std::atomic<std::uint64_t> too_many_{0};
+  std::atomic<std::uint64_t> change_rows_pruned_{0};
 };
 
 }  // namespace cloudmeta

@@ -130,6 +130,13 @@ struct Sample {
   std::uint64_t snapshot_instances = 0;
   bool snapshot_stale = false;
   double snapshot_age_seconds = 0;
+  // How the snapshot followed the store (Fleet::SyncCounts).
+  std::uint64_t snapshot_full_reloads = 0;
+  std::uint64_t snapshot_incremental_applies = 0;
+  std::uint64_t snapshot_changes_applied = 0;
+  std::uint64_t change_log_gaps = 0;
+  std::uint64_t change_log_too_many = 0;
+  std::uint64_t change_log_rows_pruned = 0;
 };
 
 // The Prometheus text exposition (format 0.0.4) of a sample.

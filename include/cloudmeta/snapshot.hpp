@@ -10,7 +10,8 @@
 //   before it stores it), so its entry is ready.
 // - The map is split into kShardCount shards behind shared pointers: a write copies the one
 //   shard its address falls in and shares the others with the previous snapshot, so a write
-//   costs O(fleet / kShardCount), not O(fleet).
+//   costs O(fleet / kShardCount), not O(fleet). Other hosts' writes are applied the same way,
+//   a batch at a time (Snapshot::Editor): each shard the batch touches is copied once.
 #pragma once
 
 #include <array>
@@ -123,6 +124,30 @@ class Snapshot {
                                                std::int64_t revision,
                                                std::vector<std::string>* skipped = nullptr);
 
+  // A copy of a snapshot with changes: the shards the changes fall in are copied (onto the heap,
+  // once each however many changes they take) and every other shard is shared, so a batch
+  // costs what its shards hold, not the fleet. To apply writes to several instances, erase the
+  // address each had first and put them all afterwards: within one batch an address may pass
+  // from one instance to another. Used by one thread; `base` must outlive the editor.
+  class Editor {
+   public:
+    explicit Editor(const Snapshot& base);
+    void erase(const IpKey& key);  // nothing when absent
+    // Adds or replaces the entry at `key`. rendered == nullptr: a record that cannot be served
+    // (the caller logged why), answered as an unknown caller, as a reload's failed render is.
+    // row_fingerprint: of the row it was rendered from (row_fingerprint()), so a reload keeps
+    // the rendering while the row stays the same; 0 for a record's rendering.
+    void put(const IpKey& key, std::shared_ptr<const RenderedInstance> rendered,
+             std::uint64_t row_fingerprint = 0);
+    std::shared_ptr<const Snapshot> finish(std::int64_t revision);
+
+   private:
+    Shard& own(const IpKey& key);
+
+    std::shared_ptr<Snapshot> next_;
+    std::array<Shard*, kShardCount> owned_{};  // the shards copied for this edit, else null
+  };
+
   // A copy with one record added or replaced (old_ip: the address it had before, if any).
   std::shared_ptr<const Snapshot> with(const std::string& old_ip,
                                        std::shared_ptr<const RenderedInstance> rendered,
@@ -141,6 +166,13 @@ class Snapshot {
   }
   std::size_t size() const { return size_; }
   std::int64_t revision() const { return revision_; }
+  // Every entry, shard by shard, in no particular order (to compare two hosts' snapshots).
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& shard : shards_) {
+      for (const auto& [key, entry] : *shard) visit(key, entry);
+    }
+  }
 
  private:
   // Fibonacci hashing of the key's hash: the top bits depend on every bit of it (IPv4 keys
@@ -149,10 +181,6 @@ class Snapshot {
     return static_cast<std::size_t>((IpKeyHash{}(key) * 0x9E3779B97F4A7C15ull) >> 56);
   }
   static_assert(kShardCount == 256, "shard_of() keeps the top 8 bits");
-
-  // Copies the shard `key` falls in (once per copy-on-write) and returns it for editing.
-  Shard& own_shard(const IpKey& key);
-  void erase(const IpKey& key);
 
   std::array<std::shared_ptr<const Shard>, kShardCount> shards_;
   std::size_t size_ = 0;

@@ -220,6 +220,25 @@ std::string render(const Sample& s) {
   w.family("cloudmeta_snapshot_age_seconds", "gauge",
            "Seconds since the snapshot was last known to match the store.");
   w.sample("cloudmeta_snapshot_age_seconds", {}, s.snapshot_age_seconds);
+  w.family("cloudmeta_snapshot_full_reloads_total", "counter",
+           "Whole-fleet reads of the store into a new snapshot (start-up, periodic resync, "
+           "snapshot cache rewrite, or a change log that could not say what changed).");
+  w.sample("cloudmeta_snapshot_full_reloads_total", {}, s.snapshot_full_reloads);
+  w.family("cloudmeta_snapshot_incremental_applies_total", "counter",
+           "Other writers' changes applied to the snapshot from the change log.");
+  w.sample("cloudmeta_snapshot_incremental_applies_total", {}, s.snapshot_incremental_applies);
+  w.family("cloudmeta_snapshot_changes_applied_total", "counter",
+           "Instances those incremental applies brought up to date.");
+  w.sample("cloudmeta_snapshot_changes_applied_total", {}, s.snapshot_changes_applied);
+  w.family("cloudmeta_change_log_fallbacks_total", "counter",
+           "Refreshes that reloaded the fleet because the change log could not serve them: it "
+           "no longer reached the snapshot's revision (gap), or held too many changes.");
+  w.sample("cloudmeta_change_log_fallbacks_total", {{"reason", "gap"}}, s.change_log_gaps);
+  w.sample("cloudmeta_change_log_fallbacks_total", {{"reason", "too_many_changes"}},
+           s.change_log_too_many);
+  w.family("cloudmeta_change_log_rows_pruned_total", "counter",
+           "Change-log rows this host deleted past CHANGE_LOG_RETENTION_S.");
+  w.sample("cloudmeta_change_log_rows_pruned_total", {}, s.change_log_rows_pruned);
   return w.take();
 }
 

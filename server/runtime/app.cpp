@@ -96,12 +96,18 @@ class Refresher {
 // (which patch the snapshot without one) when a snapshot cache file is kept, to rewrite it, but
 // at most once per `cache_interval`: under a steady stream of admin writes a fleet-sized reload
 // per refresh would keep the sync thread busy and two snapshots in memory all the time.
+// It also prunes the change log past CHANGE_LOG_RETENTION_S, at most once a minute (every host
+// does; a second host's prune finds little left): a bounded delete of the oldest rows.
 net::awaitable<void> refresh_loop(Fleet& fleet, Refresher& refresher,
                                   std::chrono::milliseconds interval,
                                   std::chrono::seconds full_interval,
-                                  std::chrono::seconds cache_interval) {
+                                  std::chrono::seconds cache_interval,
+                                  std::chrono::seconds retention) {
   net::steady_timer timer(co_await net::this_coro::executor);
   auto last_full = std::chrono::steady_clock::now();
+  const auto prune_interval = std::min<std::chrono::seconds>(retention, std::chrono::seconds(60));
+  auto last_prune = last_full - prune_interval;  // a first prune at the first refresh
+  bool prune_failing = false;
   for (;;) {
     timer.expires_after(interval);
     beast::error_code ec;
@@ -112,6 +118,18 @@ net::awaitable<void> refresh_loop(Fleet& fleet, Refresher& refresher,
                       (!fleet.stale() && fleet.cache_behind() && now - last_full >= cache_interval);
     if (full) last_full = now;
     refresher.run(full);
+    if (now - last_prune >= prune_interval && !fleet.stale()) {
+      last_prune = now;
+      try {
+        fleet.prune_change_log(retention);
+        prune_failing = false;
+      } catch (const std::exception& e) {
+        // A read-only database (a standby) serves reads, and the log is pruned by its writer's
+        // hosts; logged once, not every minute.
+        if (!prune_failing) log_warn("change_log_prune_failed", {{"error", e.what()}});
+        prune_failing = true;
+      }
+    }
   }
 }
 
@@ -308,7 +326,7 @@ int serve(const Config& config) {
   net::co_spawn(
       sync_io,
       refresh_loop(fleet, refresher, config.refresh_interval, config.full_resync_interval,
-                   config.snapshot_cache_interval),
+                   config.snapshot_cache_interval, config.change_log_retention),
       net::detached);
   // Postgres: another host's write reaches this snapshot as soon as its NOTIFY arrives.
   const auto feed =

@@ -5,7 +5,9 @@
 #include <ctime>
 #include <optional>
 
+#include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/log.hpp"
+#include "cloudmeta/metadata_tree.hpp"
 #include "cloudmeta/snapshot_cache.hpp"
 
 namespace cloudmeta {
@@ -24,11 +26,8 @@ std::int64_t steady_now_ns() {
 }  // namespace
 
 std::shared_ptr<const Snapshot> Fleet::read_all(bool to_cache) {
-  // Read the revision first: a write racing with the listing then shows up as a newer revision
-  // on the next refresh instead of being missed.
   // Rows are indexed undecoded: each is decoded and rendered by its instance's first request.
   // The row count hint sizes the index once (a million inserts would rehash each shard ~12 times).
-  const auto revision = store_.revision();
   // Renderings of rows that have not changed are carried over from the current snapshot.
   Snapshot::Builder builder(store_.instance_count_hint(), snapshots_.load());
   std::optional<SnapshotCacheWriter> cache;
@@ -45,7 +44,9 @@ std::shared_ptr<const Snapshot> Fleet::read_all(bool to_cache) {
       cache_failed(e);
     }
   }
-  store_.scan_instances([&](StoredInstance&& row) {
+  // The scan's revision is the rows' own (one view of the database), so later refreshes can
+  // apply the change log from it: a write after it is in the log, one before it in the rows.
+  const std::int64_t revision = store_.scan_instances([&](StoredInstance&& row) {
     builder.add(row);
     if (!cache) return;
     try {
@@ -137,6 +138,124 @@ void Fleet::publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot) {
   log_info("snapshot_loaded",
            {{"instances", snapshot->size()}, {"revision", snapshot->revision()}});
   publish_locked(std::move(snapshot));
+  full_loads_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::shared_ptr<const Snapshot> Fleet::with_changes_since(
+    const std::shared_ptr<const Snapshot>& base, std::size_t& changed) {
+  const InstanceChanges found = store_.instance_changes_since(base->revision(), kMaxChangeRows);
+  if (found.status != InstanceChanges::Status::kComplete) {
+    const bool gap = found.status == InstanceChanges::Status::kGap;
+    (gap ? gaps_ : too_many_).fetch_add(1, std::memory_order_relaxed);
+    log_info("change_log_not_applied", {{"reason", gap ? "gap" : "too_many_changes"},
+                                        {"from_revision", base->revision()},
+                                        {"revision", found.revision},
+                                        {"then", "full reload"}});
+    return nullptr;
+  }
+  changed = found.changes.size();
+  if (found.revision == base->revision()) return base;
+  // The base is the store at its revision exactly (a scan's, or the change log's), so each
+  // changed instance is served at the address it had then, and nothing else moved.
+  Snapshot::Editor editor(*base);
+  for (const InstanceChange& change : found.changes) {
+    if (const auto key = IpKey::parse(change.ip_before)) editor.erase(*key);
+  }
+  for (const InstanceChange& change : found.changes) {
+    if (!change.row) continue;
+    const StoredInstance row = change.row->view();
+    const auto key = IpKey::parse(row.ip);
+    if (!key) {
+      log_error("instance_not_served",
+                {{"instance", change.instance_id}, {"reason", "stored address is invalid"}});
+      continue;
+    }
+    // Rendered now, on the sync thread: a handful of records, and the first request for one is
+    // answered at once. A row that cannot be served (written around Fleet's checks) gets an
+    // entry that answers as an unknown caller, as a reload's does.
+    std::shared_ptr<const RenderedInstance> rendered;
+    try {
+      rendered = render(decode(row));
+    } catch (const std::exception& e) {
+      log_error("instance_not_served", {{"instance", change.instance_id},
+                                        {"reason", "stored record cannot be served"},
+                                        {"error", e.what()}});
+    }
+    const std::uint64_t fingerprint = rendered ? row_fingerprint(row) : 0;
+    editor.put(*key, std::move(rendered), fingerprint);
+  }
+  return editor.finish(found.revision);
+}
+
+void Fleet::publish_applied_locked(std::shared_ptr<const Snapshot> snapshot,
+                                   std::size_t changed) {
+  log_debug("snapshot_changes_applied",
+            {{"instances", changed}, {"revision", snapshot->revision()}});
+  publish_locked(std::move(snapshot));
+  incremental_applies_.fetch_add(1, std::memory_order_relaxed);
+  changes_applied_.fetch_add(changed, std::memory_order_relaxed);
+}
+
+bool Fleet::apply_changes() {
+  // As load_all: read without the write lock, publish only if nothing was published meanwhile
+  // (a change set read from an older snapshot cannot be applied to a newer one).
+  for (int attempt = 0; attempt < kOptimisticRebuilds; ++attempt) {
+    std::uint64_t seen = 0;
+    std::shared_ptr<const Snapshot> base;
+    {
+      std::lock_guard lock(write_mutex_);
+      seen = publishes_;
+      base = snapshots_.load();
+    }
+    std::size_t changed = 0;
+    auto next = with_changes_since(base, changed);
+    if (!next) return false;
+    std::lock_guard lock(write_mutex_);
+    if (publishes_ != seen) continue;
+    if (next != base) publish_applied_locked(std::move(next), changed);
+    return true;
+  }
+  std::lock_guard lock(write_mutex_);
+  const auto base = snapshots_.load();
+  std::size_t changed = 0;
+  auto next = with_changes_since(base, changed);
+  if (!next) return false;
+  if (next != base) publish_applied_locked(std::move(next), changed);
+  return true;
+}
+
+void Fleet::catch_up_locked() {
+  const auto base = snapshots_.load();
+  std::size_t changed = 0;
+  auto next = with_changes_since(base, changed);
+  if (!next) return publish_loaded_locked(read_all(false));
+  if (next != base) publish_applied_locked(std::move(next), changed);
+}
+
+std::size_t Fleet::prune_change_log(std::chrono::seconds retention) {
+  const std::int64_t cut =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() - retention)
+          .count();
+  std::size_t pruned = 0;
+  for (int batch = 0; batch < kPruneBatches; ++batch) {
+    const std::size_t n = store_.prune_instance_changes(cut, kPruneBatch);
+    pruned += n;
+    if (n < kPruneBatch) break;  // the oldest rows left are younger than the cut
+  }
+  change_rows_pruned_.fetch_add(pruned, std::memory_order_relaxed);
+  return pruned;
+}
+
+Fleet::SyncCounts Fleet::sync_counts() const {
+  SyncCounts c;
+  c.full_loads = full_loads_.load(std::memory_order_relaxed);
+  c.incremental_applies = incremental_applies_.load(std::memory_order_relaxed);
+  c.changes_applied = changes_applied_.load(std::memory_order_relaxed);
+  c.gaps = gaps_.load(std::memory_order_relaxed);
+  c.too_many = too_many_.load(std::memory_order_relaxed);
+  c.change_rows_pruned = change_rows_pruned_.load(std::memory_order_relaxed);
+  return c;
 }
 
 void Fleet::load_all() {
@@ -175,11 +294,11 @@ bool Fleet::refresh_if_changed() {
   return tracking_staleness([this] {
     {
       // Under the write lock: a write of this host between its commit and its publish would
-      // otherwise look like another writer's change and cost a full reload.
+      // otherwise look like another writer's change and cost a read of the change log.
       std::lock_guard lock(write_mutex_);
       if (store_.revision() == snapshots_.load()->revision()) return false;
     }
-    load_all();
+    if (!apply_changes()) load_all();
     return true;
   });
 }
@@ -244,7 +363,7 @@ bool Fleet::remove(std::string_view instance_id, const AlongWith& along_with) {
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   if (revision != current->revision() + 1) {
-    publish_loaded_locked(read_all(false));
+    catch_up_locked();
   } else {
     publish_locked(current->without(before->ip, revision));
   }
@@ -255,9 +374,9 @@ bool Fleet::remove(std::string_view instance_id, const AlongWith& along_with) {
 void Fleet::publish_change(const std::string& old_ip, const InstanceRecord& stored) {
   auto current = snapshots_.load();
   const auto revision = store_.revision();
-  // Another writer (the CLI, another host) changed the store since our last publish: only a full
-  // reload is sure to match it. Otherwise patch just this record.
-  if (revision != current->revision() + 1) return publish_loaded_locked(read_all(false));
+  // Another writer (the CLI, another host) changed the store since our last publish: the change
+  // log has their writes and ours. Otherwise patch just this record.
+  if (revision != current->revision() + 1) return catch_up_locked();
   publish_locked(current->with(old_ip, render(stored), stored.ip, revision));
 }
 

@@ -174,43 +174,54 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::vector<InstanceRecord> reco
   return builder.finish(revision);
 }
 
-Snapshot::Shard& Snapshot::own_shard(const IpKey& key) {
-  auto& slot = shards_[shard_of(key)];
-  // The copy made for this write is referenced by this snapshot only until it is published.
-  auto copy = std::make_shared<Shard>(*slot);
-  Shard& editable = *copy;
-  slot = std::move(copy);
-  return editable;
+Snapshot::Editor::Editor(const Snapshot& base)
+    : next_(std::make_shared<Snapshot>(base)) {}  // copies shard pointers only
+
+Snapshot::Shard& Snapshot::Editor::own(const IpKey& key) {
+  const std::size_t index = shard_of(key);
+  if (!owned_[index]) {
+    // The copy is this edit's alone until the snapshot is published.
+    auto copy = std::make_shared<Shard>(*next_->shards_[index]);
+    owned_[index] = copy.get();
+    next_->shards_[index] = std::move(copy);
+  }
+  return *owned_[index];
 }
 
-void Snapshot::erase(const IpKey& key) {
-  const Shard& shard = *shards_[shard_of(key)];
+void Snapshot::Editor::erase(const IpKey& key) {
+  const Shard& shard = *next_->shards_[shard_of(key)];
   if (shard.find(key) == shard.end()) return;
-  own_shard(key).erase(key);
-  --size_;
+  own(key).erase(key);
+  --next_->size_;
+}
+
+void Snapshot::Editor::put(const IpKey& key, std::shared_ptr<const RenderedInstance> rendered,
+                           std::uint64_t row_fingerprint) {
+  Shard& shard = own(key);
+  if (shard.erase(key) == 0) ++next_->size_;
+  shard.try_emplace(key, std::move(rendered), row_fingerprint);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Editor::finish(std::int64_t revision) {
+  next_->revision_ = revision;
+  return std::move(next_);
 }
 
 std::shared_ptr<const Snapshot> Snapshot::with(const std::string& old_ip,
                                                std::shared_ptr<const RenderedInstance> rendered,
                                                const std::string& ip,
                                                std::int64_t revision) const {
-  auto next = std::make_shared<Snapshot>(*this);  // copies shard pointers only
-  if (auto old_key = IpKey::parse(old_ip)) next->erase(*old_key);
-  if (auto key = IpKey::parse(ip)) {
-    Shard& shard = next->own_shard(*key);
-    if (shard.erase(*key) == 0) ++next->size_;
-    shard.try_emplace(*key, std::move(rendered));
-  }
-  next->revision_ = revision;
-  return next;
+  Editor editor(*this);
+  if (auto old_key = IpKey::parse(old_ip)) editor.erase(*old_key);
+  if (auto key = IpKey::parse(ip)) editor.put(*key, std::move(rendered));
+  return editor.finish(revision);
 }
 
 std::shared_ptr<const Snapshot> Snapshot::without(const std::string& ip,
                                                   std::int64_t revision) const {
-  auto next = std::make_shared<Snapshot>(*this);
-  if (auto key = IpKey::parse(ip)) next->erase(*key);
-  next->revision_ = revision;
-  return next;
+  Editor editor(*this);
+  if (auto key = IpKey::parse(ip)) editor.erase(*key);
+  return editor.finish(revision);
 }
 
 }  // namespace cloudmeta

@@ -54,6 +54,7 @@ TEST_CASE("defaults when nothing is set") {
   CHECK(c.refresh_interval == std::chrono::milliseconds(1000));
   CHECK(c.full_resync_interval == std::chrono::seconds(300));
   CHECK(c.snapshot_cache_interval == std::chrono::seconds(60));
+  CHECK(c.change_log_retention == std::chrono::seconds(3600));
   // The Store's own defaults (used by the CLI) are the server's.
   const cloudmeta::StoreOptions store_defaults;
   CHECK(c.database_pool_size == store_defaults.pool_size);
@@ -97,6 +98,7 @@ TEST_CASE("every integer variable: accepted at its bounds, rejected past them") 
       {"REFRESH_INTERVAL_MS", "10", "3600000", "9", "3600001"},
       {"FULL_RESYNC_INTERVAL_S", "0", "86400", "-1", "86401"},
       {"SNAPSHOT_CACHE_INTERVAL_S", "0", "86400", "-1", "86401"},
+      {"CHANGE_LOG_RETENTION_S", "1", "2592000", "0", "2592001"},
       {"DATABASE_POOL_SIZE", "1", "64", "0", "65"},
       {"DATABASE_POOL_TIMEOUT_MS", "100", "600000", "99", "600001"},
       {"DATABASE_TIMEOUT_MS", "100", "600000", "99", "600001"},
