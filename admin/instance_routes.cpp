@@ -59,11 +59,6 @@ Fleet::AlongWith audited(const RouteContext& ctx, std::string_view action, const
   };
 }
 
-// Keeps the record cache in step after a committed write.
-void wrote(const RouteContext& ctx, const std::string& id, const InstanceRecord* after) {
-  ctx.web.records.wrote(ctx.fleet.store(), id, after);
-}
-
 // The document of a row that did not decode, for the operator who repairs it: as JSON when it
 // parses, so that it can be corrected and PUT back, else as text (bytes that are not UTF-8
 // become U+FFFD; as text too when it nests too deep to print as JSON). Secrets included, as in
@@ -96,18 +91,21 @@ nlohmann::json with_last_seen(const RouteContext& ctx, const InstanceRecord& rec
 
 Response list_instances(const RouteContext& ctx, const RequestTarget& target) {
   const InstanceQuery query = parse_instance_query(target);
-  const QueryResult result =
-      run_instance_query(query, ctx.web.records.records(ctx.fleet.store()), ctx.web.last_seen);
+  ListingPage page = run_instance_query(query, ctx.fleet.store(), ctx.web.last_seen);
   nlohmann::json instances = nlohmann::json::array();
-  for (const InstanceRecord* record : result.page) {
-    instances.push_back(with_last_seen(ctx, *record));
+  for (const InstanceRecord& record : page.records) {
+    instances.push_back(with_last_seen(ctx, record));
   }
   const auto count = instances.size();
-  return json_response(ctx.request, http::status::ok,
-                       {{"instances", std::move(instances)},
-                        {"count", count},
-                        {"total", result.total},
-                        {"offset", query.offset}});
+  nlohmann::json body = {{"instances", std::move(instances)},
+                         {"count", count},
+                         {"total", nullptr},
+                         {"total_estimated", page.total_estimated},
+                         {"next_cursor", nullptr},
+                         {"offset", query.offset}};
+  if (page.total) body["total"] = *page.total;
+  if (page.next_cursor) body["next_cursor"] = *page.next_cursor;
+  return json_response(ctx.request, http::status::ok, body);
 }
 
 Response create_instance(const RouteContext& ctx) {
@@ -116,7 +114,6 @@ Response create_instance(const RouteContext& ctx) {
   const InstanceRecord stored =
       ctx.fleet.create(record, audited(ctx, "instance.create", record.instance_id, nullptr));
   log_write(ctx, "instance_created", stored.instance_id);
-  wrote(ctx, stored.instance_id, &stored);
   return created(ctx, stored);
 }
 
@@ -139,13 +136,11 @@ Response put_instance(const RouteContext& ctx, const std::string& id) {
     const InstanceRecord stored =
         ctx.fleet.create(record, audited(ctx, "instance.create", id, nullptr));
     log_write(ctx, "instance_created", id);
-    wrote(ctx, id, &stored);
     return created(ctx, stored);
   }
   const InstanceRecord stored =
       ctx.fleet.replace(record, audited(ctx, "instance.update", id, &*before));
   log_write(ctx, "instance_replaced", id);
-  wrote(ctx, id, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
@@ -165,7 +160,6 @@ Response patch_instance(const RouteContext& ctx, const std::string& id) {
   const InstanceRecord stored =
       ctx.fleet.replace(record, audited(ctx, "instance.update", id, &*existing));
   log_write(ctx, "instance_patched", id);
-  wrote(ctx, id, &stored);
   return json_response(ctx.request, http::status::ok, record_to_json(stored));
 }
 
@@ -175,7 +169,6 @@ Response delete_instance(const RouteContext& ctx, const std::string& id) {
     throw ApiError(http::status::not_found, "instance " + id + " not found");
   }
   log_write(ctx, "instance_deleted", id);
-  wrote(ctx, id, nullptr);
   return empty_response(ctx.request, http::status::no_content);
 }
 

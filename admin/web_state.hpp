@@ -1,13 +1,12 @@
 // What the admin surface keeps between requests: session keys, the password gate (throttle and
-// Argon2id worker), the tokens' last use, the record cache and the metadata surface's last-seen
-// table. Owned by AdminApi; admin thread only.
+// Argon2id worker), the tokens' last use and the metadata surface's last-seen table. Owned by
+// AdminApi; admin thread only.
 #pragma once
 
 #include <string_view>
 
 #include "cloudmeta/last_seen.hpp"
 #include "password_gate.hpp"
-#include "record_cache.hpp"
 #include "session_keys.hpp"
 #include "token_use.hpp"
 
@@ -20,7 +19,6 @@ struct WebState {
   SessionKeys keys;
   PasswordGate passwords;
   TokenUse token_use;
-  RecordCache records;
   const LastSeen* last_seen;  // nullptr: nothing is recorded (tests without a metadata surface)
   bool secure_cookies;        // ADMIN_SECURE_COOKIES=1
 };

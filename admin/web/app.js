@@ -69,11 +69,20 @@ function fmtSeen(seen) {
 
 // ---- instances list ------------------------------------------------------------------------
 
-const listState = {q: '', sort: 'instance_id', order: 'asc', offset: 0};
+// Cursor paging (GET /api/v1/instances' next_cursor): `pages` holds, for each page before this
+// one, the cursor that opened it and how many rows it showed, so Previous steps back and the
+// range shown counts the rows before this page.
+const listState = {q: '', sort: 'instance_id', order: 'asc', cursor: null, pages: []};
+
+function restartList() {
+  listState.cursor = null;
+  listState.pages = [];
+}
 
 async function showInstances() {
   const search = el('input', {type: 'search', id: 'search', value: listState.q,
-                              placeholder: 'Search id, ip, hostname or tag', 'aria-label': 'Search'});
+                              placeholder: 'Start of an id, ip, hostname or tag value',
+                              'aria-label': 'Search'});
   const table = el('div');
   const toolbar = el('div', {class: 'toolbar'}, search,
       el('a', {class: 'button', href: '#/instances/new', id: 'new-instance'}, 'New instance'));
@@ -81,12 +90,13 @@ async function showInstances() {
   let timer;
   search.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { listState.q = search.value; listState.offset = 0; load(); }, 250);
+    timer = setTimeout(() => { listState.q = search.value; restartList(); load(); }, 250);
   });
   async function load() {
     const params = new URLSearchParams({sort: listState.sort, order: listState.order,
-                                        limit: kPageSize, offset: listState.offset});
+                                        limit: kPageSize});
     if (listState.q) params.set('q', listState.q);
+    if (listState.cursor) params.set('cursor', listState.cursor);
     let data;
     try {
       data = await api('GET', `/api/v1/instances?${params}`);
@@ -98,6 +108,7 @@ async function showInstances() {
         onclick: () => {
           if (listState.sort === key) listState.order = listState.order === 'asc' ? 'desc' : 'asc';
           else { listState.sort = key; listState.order = 'asc'; }
+          restartList();
           load();
         }}, label + (listState.sort === key ? (listState.order === 'asc' ? ' ▲' : ' ▼') : '')));
     const rows = data.instances.map((r) => el('tr', {'data-id': r.instance_id},
@@ -114,7 +125,13 @@ async function showInstances() {
         el('td', {class: 'seen'}, fmtSeen(r.last_seen)),
         el('td', {}, el('a', {href: `#/instances/${encodeURIComponent(r.instance_id)}/sees`},
                         'what it sees'))));
-    const last = Math.min(data.total, listState.offset + data.count);
+    const before = listState.pages.reduce((n, p) => n + p.count, 0);
+    // total is an estimate on a big fleet (or a lower bound for a broad filter), and unknown
+    // for invalid=; the range shown says so.
+    const of = data.total === null ? ''
+        : ` of ${data.total_estimated ? 'about ' : ''}${data.total}`;
+    const shown = data.count ? `${before + 1}–${before + data.count}${of}`
+        : data.next_cursor ? 'None on this page; more follow.' : 'No instances match.';
     table.replaceChildren(
         el('table', {id: 'instances'},
            el('thead', {}, el('tr', {}, header('instance_id', 'Instance'), header('ip', 'IP'),
@@ -123,12 +140,19 @@ async function showInstances() {
                                 el('th', {}, ''))),
            el('tbody', {}, rows)),
         el('div', {class: 'pager'},
-           el('button', {type: 'button', disabled: listState.offset === 0,
-                         onclick: () => { listState.offset -= kPageSize; load(); }}, 'Previous'),
-           el('span', {}, data.total ? `${listState.offset + 1}–${last} of ${data.total}`
-                                     : 'No instances match.'),
-           el('button', {type: 'button', disabled: last >= data.total,
-                         onclick: () => { listState.offset += kPageSize; load(); }}, 'Next')));
+           el('button', {type: 'button', id: 'previous-page',
+                         disabled: listState.pages.length === 0,
+                         onclick: () => {
+                           listState.cursor = listState.pages.pop().cursor;
+                           load();
+                         }}, 'Previous'),
+           el('span', {id: 'page-range'}, shown),
+           el('button', {type: 'button', id: 'next-page', disabled: !data.next_cursor,
+                         onclick: () => {
+                           listState.pages.push({cursor: listState.cursor, count: data.count});
+                           listState.cursor = data.next_cursor;
+                           load();
+                         }}, 'Next')));
   }
   await load();
 }

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "cloudmeta/instance_listing.hpp"
 #include "cloudmeta/instance_record.hpp"
 
 namespace cloudmeta {
@@ -161,6 +162,15 @@ class Store {
   // planner's estimate (0 before the table was first analysed).
   virtual std::size_t instance_count_hint() = 0;
   virtual std::optional<InstanceRecord> find_instance(std::string_view instance_id) = 0;
+  // The admin listing (cloudmeta/instance_listing.hpp): a page of keys in query.sort's order,
+  // read through indexes, never the whole table; at most query.limit of them.
+  virtual std::vector<InstanceKey> list_instance_keys(const InstanceKeysQuery& query) = 0;
+  // How many rows match `filter`, counting no further than at_most (so at most that many rows
+  // are read).
+  virtual std::size_t count_instances(const InstanceFilter& filter, std::size_t at_most) = 0;
+  // How many instance rows there are: exact where that is cheap (SQLite: one pass over the
+  // smallest index), else the database's estimate (Postgres, beyond 10,000 rows).
+  virtual InstanceTotal instance_total() = 0;
   virtual std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) = 0;
   // Set-based lookups for work on many records (an import): the stored records among `ids`, and
   // (address, instance id) for each of `ips` that an instance holds, in no particular order;

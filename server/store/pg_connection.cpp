@@ -259,16 +259,22 @@ PgRows PgConnection::check(PgResultHandle result) {
 
 PgRows PgConnection::exec(const char* sql, std::initializer_list<PgParam> params) {
   if (!in_transaction_) reconnect_if_lost();
-  return run(sql, params);
+  return run(sql, params.begin(), params.size());
 }
 
-PgRows PgConnection::run(const char* sql, std::initializer_list<PgParam> params) {
+PgRows PgConnection::exec(const char* sql, const std::vector<PgParam>& params) {
+  if (!in_transaction_) reconnect_if_lost();
+  return run(sql, params.data(), params.size());
+}
+
+PgRows PgConnection::run(const char* sql, const PgParam* params, std::size_t count) {
   // Text-format parameters must be NUL-terminated; string_views need not be.
   std::vector<std::string> owned;
-  owned.reserve(params.size());
+  owned.reserve(count);
   std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) {
+  values.reserve(count);
+  for (const PgParam* it = params; it != params + count; ++it) {
+    const PgParam& p = *it;
     if (p) {
       owned.emplace_back(*p);
       values.push_back(owned.back().c_str());
@@ -288,6 +294,13 @@ PgRows PgConnection::run(const char* sql, std::initializer_list<PgParam> params)
 const std::string& PgConnection::prepared_name(const char* sql, int parameter_count) {
   auto it = prepared_.find(sql);
   if (it != prepared_.end()) return it->second;
+  // The admin listing's texts vary with the shape of a query (instance_listing_sql.hpp): bounded,
+  // but by more than the server should hold per session; past this many, start again.
+  constexpr std::size_t kMaxPrepared = 256;
+  if (prepared_.size() >= kMaxPrepared) {
+    run_simple("DEALLOCATE ALL");
+    prepared_.clear();
+  }
   std::string name = "cloudmeta_" + std::to_string(prepared_.size() + 1);
   check(await_result(PQsendPrepare(conn_.get(), name.c_str(), sql, parameter_count, nullptr)));
   return prepared_.emplace(sql, std::move(name)).first->second;

@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "cloudmeta/store.hpp"
 #include "pg_handle.hpp"
@@ -69,6 +70,7 @@ class PgConnection {
   PgConnection(const std::string& url, std::chrono::milliseconds timeout);
 
   PgRows exec(const char* sql, std::initializer_list<PgParam> params = {});
+  PgRows exec(const char* sql, const std::vector<PgParam>& params);
   // Several statements, no parameters: for the embedded migrations only, never for values.
   void exec_script(const std::string& sql);
 
@@ -105,7 +107,7 @@ class PgConnection {
  private:
   void open();
   void reconnect_if_lost();
-  PgRows run(const char* sql, std::initializer_list<PgParam> params);
+  PgRows run(const char* sql, const PgParam* params, std::size_t count);
   const std::string& prepared_name(const char* sql, int parameter_count);
   void run_simple(const char* sql);  // transaction control: not worth preparing
   // After a PQsend*: flushes, waits for the whole answer within the bound, returns its first

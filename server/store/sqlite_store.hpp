@@ -22,9 +22,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cloudmeta/store.hpp"
+#include "instance_listing_sql.hpp"
 
 namespace cloudmeta::store {
 
@@ -40,6 +42,9 @@ class SqliteStore : public Store {
   std::int64_t scan_instances(const std::function<void(StoredInstance&&)>& visit) override;
   std::size_t instance_count_hint() override;
   std::optional<InstanceRecord> find_instance(std::string_view instance_id) override;
+  std::vector<InstanceKey> list_instance_keys(const InstanceKeysQuery& query) override;
+  std::size_t count_instances(const InstanceFilter& filter, std::size_t at_most) override;
+  InstanceTotal instance_total() override;
   std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) override;
   std::vector<InstanceRecord> find_instances(const std::vector<std::string>& ids) override;
   std::vector<std::pair<std::string, std::string>> holders_of(
@@ -91,6 +96,9 @@ class SqliteStore : public Store {
   std::recursive_mutex mutex_;  // held for every call; see the top of this file
   SQLite::Database db_;
   std::map<const char*, std::unique_ptr<SQLite::Statement>> statements_;
+  // The admin listing's statements, by text (instance_listing_sql.hpp), reset and bound.
+  SQLite::Statement& listing_statement(const SqlStatement& statement);
+  std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> listing_statements_;
   // revision() reads the table only when PRAGMA data_version says another connection committed
   // since the last read; this connection's own writes update the cache directly.
   std::int64_t revision_ = 0;

@@ -1,7 +1,8 @@
 // End-to-end test of the admin page in a real headless Chromium (Debian's package), driven by
 // playwright-core: starts the real binary on loopback, then logs in, creates an instance, edits
 // its user-data, sees the change served to a client bound to the instance's address, deletes it,
-// and reads the audit log; a wrong password and cross-origin (CSRF) attempts are refused.
+// reads the audit log and pages through a fleet bigger than a page; a wrong password and
+// cross-origin (CSRF) attempts are refused.
 // Usage: node admin_page_test.mjs /path/to/cloudmeta [screenshot dir]
 // Prints "N passed, N failed"; exits non-zero on any failure.
 import {spawn, spawnSync} from 'node:child_process';
@@ -300,6 +301,33 @@ async function main() {
     const filtered = await page.locator('#audit tbody tr td:nth-child(4)').allTextContents();
     check('the audit log filters by instance', filtered.length === 3, JSON.stringify(filtered));
     await shot(page, 'audit');
+
+    // More instances than a page holds: Next and Previous follow the API's cursors.
+    const seeded = [];
+    for (let i = 0; i < 61; i++) {
+      seeded.push(JSON.stringify({instance_id: `i-${(0x10000000 + i).toString(16)}`,
+                                  ip: `10.77.0.${i + 1}`, hostname: `paged-${i}`}));
+    }
+    fs.writeFileSync(path.join(tmp, 'paged.jsonl'), seeded.join('\n') + '\n');
+    cli('import', '--input', path.join(tmp, 'paged.jsonl'));
+    await page.goto(`${admin}/#/instances`);
+    await page.waitForSelector('text=1–50 of 61');
+    const firstPage = await page.locator('#instances tbody tr').evaluateAll(
+        (rows) => rows.map((r) => r.dataset.id));
+    await page.click('#next-page');
+    await page.waitForSelector('text=51–61 of 61');
+    const secondPage = await page.locator('#instances tbody tr').evaluateAll(
+        (rows) => rows.map((r) => r.dataset.id));
+    check('Next shows the rest, each instance once',
+          firstPage.length === 50 && secondPage.length === 11 &&
+          new Set([...firstPage, ...secondPage]).size === 61,
+          JSON.stringify([firstPage.length, secondPage.length]));
+    check('the last page has no Next', await page.isDisabled('#next-page'));
+    await page.click('#previous-page');
+    await page.waitForSelector('text=1–50 of 61');
+    const again = await page.locator('#instances tbody tr').evaluateAll(
+        (rows) => rows.map((r) => r.dataset.id));
+    check('Previous shows the first page again', JSON.stringify(again) === JSON.stringify(firstPage));
 
     // Logout ends the session on the server: the old cookie no longer works.
     await page.click('#logout');

@@ -29,7 +29,7 @@ OWNERS = {
     "cli.hpp": "cli", "config.hpp": "config", "fleet.hpp": "snapshot", "imds.hpp": "imds", "imds_error_pages.hpp": "imds",
     "instance_record.hpp": "records", "ip_key.hpp": "address",
     "json_depth.hpp": "records", "json_input.hpp": "records", "last_seen.hpp": "snapshot",
-    "log.hpp": "log", "metadata_tree.hpp": "metadata", "metrics.hpp": "metrics",
+    "instance_listing.hpp": "store", "log.hpp": "log", "metadata_tree.hpp": "metadata", "metrics.hpp": "metrics",
     "node_arena.hpp": "snapshot", "packed_row.hpp": "snapshot", "passwords.hpp": "credentials",
     "record_json.hpp": "records", "schema.hpp": "store", "snapshot.hpp": "snapshot",
     "snapshot_cache.hpp": "snapshot",

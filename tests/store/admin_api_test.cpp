@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "cloudmeta/api_tokens.hpp"
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/passwords.hpp"
+#include "cloudmeta/record_json.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/store.hpp"
 #include "small_filesystem.hpp"
@@ -256,7 +258,7 @@ TEST_CASE("a damaged database is a 500 with a generic message and a logged reque
   Harness h;
   REQUIRE(h.send(verb::post, "/api/v1/instances", sample()).result() == status::created);
   SQLite::Database other(h.db_path(), SQLite::OPEN_READWRITE);
-  other.exec("DELETE FROM instance_revision");
+  other.exec("ALTER TABLE instances RENAME TO instances_elsewhere");
 
   TempDir dir;
   Response res;
@@ -749,6 +751,42 @@ void refuse_audit_entries(const Harness& h) {
 }
 
 }  // namespace
+
+TEST_CASE("an unpaginated listing of a big fleet is refused; limit and cursor page through it") {
+  Harness h;
+  h.store().transaction([&] {
+    for (int i = 0; i < 1001; ++i) {
+      char id[32];
+      std::snprintf(id, sizeof id, "i-%017d", i);
+      const std::string ip = "10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+      h.store().insert_instance(cm::record_from_json({{"instance_id", id}, {"ip", ip}}));
+    }
+  });
+  const Response whole = h.send(verb::get, "/api/v1/instances");
+  check_error(whole, status::bad_request, "limit");
+  const std::string message = body_of(whole)["error"];
+  CHECK(message.find("cursor") != std::string::npos);
+  CHECK(message.find("cloudmeta export") != std::string::npos);
+  // A filter that matches few is still answered whole.
+  CHECK(h.list("?ip=10.1.0.7")["count"] == 1);
+
+  const json first = h.list("?limit=1000");
+  CHECK(first["count"] == 1000);
+  CHECK(first["total"] == 1001);
+  CHECK(first["total_estimated"] == false);
+  REQUIRE(first["next_cursor"].is_string());
+  const json second = h.list("?limit=1000&cursor=" + first["next_cursor"].get<std::string>());
+  CHECK(second["count"] == 1);
+  CHECK(second["instances"][0]["instance_id"] == "i-00000000000001000");
+  CHECK(second["next_cursor"].is_null());
+  // A cursor belongs to its query; offset is kept where it is cheap.
+  check_error(h.send(verb::get, "/api/v1/instances?limit=10&sort=ip&cursor=" +
+                                     first["next_cursor"].get<std::string>()),
+              status::bad_request, "cursor");
+  check_error(h.send(verb::get, "/api/v1/instances?limit=10&offset=9995"), status::bad_request,
+              "offset");
+  CHECK(h.list("?limit=10&offset=995")["count"] == 6);
+}
 
 TEST_CASE("a stored row that does not decode is listed flagged, shown, replaced and deleted") {
   Harness h;
