@@ -433,8 +433,7 @@ InstanceQuery parse_instance_query(const RequestTarget& target) {
     } else if (key == "sort") {
       if (value != "last_seen" && !stored_sort(value)) {
         throw ApiError(http::status::bad_request,
-                       "sort must be one of instance_id, ip, hostname, "
-                       "instance_type, region, "
+                       "sort must be one of instance_id, ip, hostname, instance_type, region, "
                        "created_at, updated_at, last_seen",
                        "sort");
       }
@@ -460,15 +459,13 @@ InstanceQuery parse_instance_query(const RequestTarget& target) {
   }
   if (query.offset > 0 && query.cursor) {
     throw ApiError(http::status::bad_request,
-                   "offset and cursor do not go together: the cursor says "
-                   "where the page starts",
+                   "offset and cursor do not go together: the cursor says where the page starts",
                    "offset");
   }
   if (query.offset + query.limit.value_or(kMaxLimit) > kMaxOffsetWindow) {
     throw ApiError(http::status::bad_request,
                    "offset + limit may not pass " + std::to_string(kMaxOffsetWindow) +
-                       ": page further with cursor (each answer's "
-                       "next_cursor), which costs the "
+                       ": page further with cursor (each answer's next_cursor), which costs the "
                        "same on every page",
                    "offset");
   }
@@ -493,28 +490,31 @@ ListingPage run_instance_query(const InstanceQuery& query, Store& store, const L
   ListingPage page;
   bool few = false;  // the filter's matches are few enough to find through its indexes
   std::size_t matches = 0;
+  InstanceFilter filter = query.filter;
   if (whole) {
-    matches = store.count_instances(query.filter, kMaxLimit + 1);
-    if (matches > kMaxLimit) {
-      throw ApiError(http::status::bad_request,
-                     "more than " + std::to_string(kMaxLimit) +
-                         " instances match: page through them with limit (1 to "
-                         "1000) and each "
-                         "answer's next_cursor, or narrow the filters; "
-                         "`cloudmeta export` writes "
-                         "every record",
-                     "limit");
+    const InstanceCount counted = store.count_instances(filter, kMaxLimit + 1);
+    if (counted.count > kMaxLimit) {
+      throw ApiError(
+          http::status::bad_request,
+          "more than " + std::to_string(kMaxLimit) +
+              " instances match: page through them with limit (1 to 1000) and each answer's "
+              "next_cursor, or narrow the filters; `cloudmeta export` writes every record",
+          "limit");
     }
+    matches = counted.count;
+    filter.driver = counted.driver;
     few = true;
-  } else if (!query.filter.empty()) {
-    matches = store.count_instances(query.filter, budget.selective + 1);
+  } else if (!filter.empty()) {
+    const InstanceCount counted = store.count_instances(filter, budget.selective + 1);
+    matches = counted.count;
+    filter.driver = counted.driver;
     few = matches <= budget.selective;
   }
   if (query.invalid) {
     // Counting these would mean decoding every row: unknown, unless the page is all there is.
   } else if (whole || few) {
     page.total = matches;
-  } else if (!query.filter.empty()) {
+  } else if (!filter.empty()) {
     page.total = matches;  // at least this many
     page.total_estimated = true;
   } else {
@@ -523,11 +523,11 @@ ListingPage run_instance_query(const InstanceQuery& query, Store& store, const L
     page.total_estimated = !total.exact;
   }
 
-  const Plan plan = few || query.filter.empty() ? Plan::kIndexed : Plan::kScan;
+  const Plan plan = few || filter.empty() ? Plan::kIndexed : Plan::kScan;
   std::unique_ptr<Source> source;
   if (!by_last_seen) {
     InstanceKeysQuery keys;
-    keys.filter = query.filter;
+    keys.filter = filter;
     keys.sort = *sort;
     keys.descending = query.descending;
     keys.plan = plan;
@@ -535,13 +535,13 @@ ListingPage run_instance_query(const InstanceQuery& query, Store& store, const L
     source = std::make_unique<SortedSource>(store, std::move(keys));
   } else if (few) {
     InstanceKeysQuery keys;
-    keys.filter = query.filter;
+    keys.filter = filter;
     keys.limit = std::max<std::size_t>(matches, 1);
     source = std::make_unique<SeenAmongFewSource>(store.list_instance_keys(keys), last_seen,
                                                   query.descending, after);
   } else {
-    source = std::make_unique<SeenAmongManySource>(store, last_seen, query.filter, plan,
-                                                   query.descending, after);
+    source = std::make_unique<SeenAmongManySource>(store, last_seen, filter, plan, query.descending,
+                                                   after);
   }
 
   PageBuilder builder(store, query, capacity);

@@ -33,8 +33,8 @@ std::string fingerprint(const std::string& query) {
 [[noreturn]] void refuse(const std::string& why) {
   throw ApiError(http::status::bad_request,
                  "cursor " + why +
-                     ": pass the next_cursor of the previous page unchanged, with "
-                     "the same sort, order and filters",
+                     ": pass the next_cursor of the previous page unchanged, with the same sort, "
+                     "order and filters",
                  "cursor");
 }
 

@@ -37,6 +37,10 @@ struct InstanceFilter {
   std::optional<std::string> prefix;
   // Only rows with one of these addresses (canonical text).
   std::optional<std::vector<std::string>> ips;
+  // Without an address, which condition's index finds the rows for Plan::kIndexed (the others
+  // test them): each tag filter in order, then the prefix; count_instances picks the one that
+  // matches the fewest (InstanceCount::driver). -1: the first.
+  int driver = -1;
 
   bool empty() const { return !ip && tags.empty() && !prefix && !ips; }
 };
@@ -69,6 +73,11 @@ struct InstanceKey {
   InstancePosition position;
   std::string ip;
   bool matched = true;  // kScan: whether the row matches the filter
+};
+
+struct InstanceCount {
+  std::size_t count = 0;  // at most the at_most asked for
+  int driver = -1;        // for InstanceFilter::driver
 };
 
 struct InstanceTotal {

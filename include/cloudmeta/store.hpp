@@ -165,9 +165,9 @@ class Store {
   // The admin listing (cloudmeta/instance_listing.hpp): a page of keys in query.sort's order,
   // read through indexes, never the whole table; at most query.limit of them.
   virtual std::vector<InstanceKey> list_instance_keys(const InstanceKeysQuery& query) = 0;
-  // How many rows match `filter`, counting no further than at_most (so at most that many rows
-  // are read).
-  virtual std::size_t count_instances(const InstanceFilter& filter, std::size_t at_most) = 0;
+  // How many rows match `filter`, counting no further than at_most (at most that many index
+  // entries read per condition), and which of its conditions matches the fewest.
+  virtual InstanceCount count_instances(const InstanceFilter& filter, std::size_t at_most) = 0;
   // How many instance rows there are: exact where that is cheap (SQLite: one pass over the
   // smallest index), else the database's estimate (Postgres, beyond 10,000 rows).
   virtual InstanceTotal instance_total() = 0;

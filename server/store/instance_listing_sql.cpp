@@ -1,5 +1,8 @@
 #include "instance_listing_sql.hpp"
 
+#include <algorithm>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "cloudmeta/store.hpp"
@@ -73,65 +76,94 @@ std::string in_range(const std::string& column, const std::string& lo, const std
   return out + ")";
 }
 
-// The filter as a test of one row `w` (columns instance_id, ip, hostname_key): for rows read in the
-// order's index (InstanceKeysQuery::Plan::kScan), or found by their address.
-std::string row_conditions(Builder& b, const InstanceFilter& filter) {
+// The conditions of a filter that an index answers alone, numbered as InstanceFilter::driver:
+// each tag filter in order, then the prefix. (An address, ip or ips, always finds its rows.)
+std::size_t condition_count(const InstanceFilter& filter) {
+  return filter.tags.size() + (filter.prefix ? 1 : 0);
+}
+
+struct PrefixBounds {
+  std::string lo, hi;  // parameters; hi "" when there is no upper bound
+};
+
+PrefixBounds prefix_bounds(Builder& b, const std::string& prefix) {
+  PrefixBounds out{b.text(prefix), {}};
+  const std::string successor = prefix_successor(prefix);
+  if (!successor.empty()) out.hi = b.text(successor);
+  return out;
+}
+
+// Condition i as a test of one row `w` (columns instance_id, ip, hostname_key).
+std::string row_condition(Builder& b, const InstanceFilter& filter, std::size_t i) {
+  if (i < filter.tags.size()) {
+    const auto& tag = filter.tags[i];
+    std::string term =
+        "EXISTS (SELECT 1 FROM instance_tags t WHERE t.instance_id = w.instance_id AND t.tag_key "
+        "= " +
+        b.text(tag.key);
+    if (tag.value) term += " AND t.tag_value = " + b.text(*tag.value);
+    return term + ")";
+  }
+  const PrefixBounds p = prefix_bounds(b, *filter.prefix);
+  return "(" + in_range("w.instance_id", p.lo, p.hi) + " OR " + in_range("w.ip", p.lo, p.hi) +
+         " OR " + in_range("w.hostname_key", p.lo, p.hi) +
+         " OR EXISTS (SELECT 1 FROM instance_tags t WHERE t.instance_id = w.instance_id AND " +
+         in_range("t.tag_value_key", p.lo, p.hi) + "))";
+}
+
+// Condition i as the ids it matches, read through its index: a tag's entries, or the union of
+// the four ranges a prefix is. With `cap`, each range reads at most that many entries, so a
+// count stops there (and a condition that reaches it in any range matches at least that many).
+std::string matching_ids(Builder& b, const InstanceFilter& filter, std::size_t i,
+                         std::optional<std::size_t> cap) {
+  const std::string limit = cap ? " LIMIT " + b.integer(*cap) : "";
+  if (i < filter.tags.size()) {
+    const auto& tag = filter.tags[i];
+    std::string out = "SELECT instance_id FROM instance_tags WHERE tag_key = " + b.text(tag.key);
+    if (tag.value) out += " AND tag_value = " + b.text(*tag.value);
+    return out + limit;
+  }
+  const PrefixBounds p = prefix_bounds(b, *filter.prefix);
+  const auto range = [&](const char* table, const char* column, const char* name) {
+    return std::string("SELECT instance_id FROM (SELECT instance_id FROM ") + table + " WHERE " +
+           in_range(column, p.lo, p.hi) + limit + ") AS " + name;
+  };
+  return range("instances", "instance_id", "by_id") + " UNION " +
+         range("instances", "ip", "by_ip") + " UNION " +
+         range("instances", "hostname_key", "by_hostname") + " UNION " +
+         range("instance_tags", "tag_value_key", "by_tag_value");
+}
+
+// The filter as a test of one row `w`: for rows read in the order's index
+// (InstanceKeysQuery::Plan::kScan), found by their address, or by the driving condition (`skip`).
+std::string row_conditions(Builder& b, const InstanceFilter& filter,
+                           std::size_t skip = static_cast<std::size_t>(-1)) {
   std::vector<std::string> terms;
   if (filter.ip) terms.push_back("w.ip = " + b.text(*filter.ip));
   if (filter.ips) terms.push_back("w.ip IN " + b.list(*filter.ips));
-  for (const auto& tag : filter.tags) {
-    std::string term =
-        "EXISTS (SELECT 1 FROM instance_tags t WHERE "
-        "t.instance_id = w.instance_id AND "
-        "t.tag_key = " +
-        b.text(tag.key);
-    if (tag.value) term += " AND t.tag_value = " + b.text(*tag.value);
-    terms.push_back(term + ")");
-  }
-  if (filter.prefix) {
-    const std::string lo = b.text(*filter.prefix);
-    const std::string successor = prefix_successor(*filter.prefix);
-    const std::string hi = successor.empty() ? "" : b.text(successor);
-    terms.push_back("(" + in_range("w.instance_id", lo, hi) + " OR " + in_range("w.ip", lo, hi) +
-                    " OR " + in_range("w.hostname_key", lo, hi) +
-                    " OR EXISTS (SELECT 1 FROM instance_tags t WHERE t.instance_id = "
-                    "w.instance_id AND " +
-                    in_range("t.tag_value_key", lo, hi) + "))");
+  for (std::size_t i = 0; i < condition_count(filter); ++i) {
+    if (i != skip) terms.push_back(row_condition(b, filter, i));
   }
   std::string out;
   for (const auto& term : terms) out += (out.empty() ? "" : " AND ") + term;
   return out;
 }
 
-// The filter as conditions on the rows `w` of instances that the filter's own indexes answer: each
-// finds its matching ids, so the cost is what they match (InstanceKeysQuery::Plan::kIndexed,
-// count_instances). An address (ip, ips) finds its rows alone; the other conditions then test those
-// rows, rather than listing every id a tag has.
-std::string indexed_conditions(Builder& b, const InstanceFilter& filter) {
+// The filter as conditions on the rows `w` of instances that one index drives: the address's, or
+// the driving condition's (InstanceFilter::driver: the one count_instances found to match the
+// fewest rows); the other conditions test the rows it finds. So the cost is what the driver
+// matches (InstanceKeysQuery::Plan::kIndexed, count_instances), never a list of every id that a
+// broad condition next to it matches.
+std::string indexed_conditions(Builder& b, const InstanceFilter& filter,
+                               std::optional<std::size_t> cap = std::nullopt) {
   if (filter.ip || filter.ips) return row_conditions(b, filter);
-  std::vector<std::string> terms;
-  for (const auto& tag : filter.tags) {
-    std::string term =
-        "w.instance_id IN (SELECT instance_id FROM "
-        "instance_tags WHERE tag_key = " +
-        b.text(tag.key);
-    if (tag.value) term += " AND tag_value = " + b.text(*tag.value);
-    terms.push_back(term + ")");
-  }
-  if (filter.prefix) {
-    const std::string lo = b.text(*filter.prefix);
-    const std::string successor = prefix_successor(*filter.prefix);
-    const std::string hi = successor.empty() ? "" : b.text(successor);
-    terms.push_back(
-        "w.instance_id IN (SELECT instance_id FROM instances WHERE " +
-        in_range("instance_id", lo, hi) + " UNION SELECT instance_id FROM instances WHERE " +
-        in_range("ip", lo, hi) + " UNION SELECT instance_id FROM instances WHERE " +
-        in_range("hostname_key", lo, hi) + " UNION SELECT instance_id FROM instance_tags WHERE " +
-        in_range("tag_value_key", lo, hi) + ")");
-  }
-  std::string out;
-  for (const auto& term : terms) out += (out.empty() ? "" : " AND ") + term;
-  return out;
+  const std::size_t driver =
+      filter.driver >= 0 && static_cast<std::size_t>(filter.driver) < condition_count(filter)
+          ? static_cast<std::size_t>(filter.driver)
+          : 0;
+  const std::string others = row_conditions(b, filter, driver);
+  return "w.instance_id IN (" + matching_ids(b, filter, driver, cap) + ")" +
+         (others.empty() ? "" : " AND " + others);
 }
 
 // ORDER BY and the keyset condition ("after this position") for a sort column and instance_id as
@@ -203,9 +235,35 @@ SqlStatement instance_keys_sql(SqlDialect dialect, const InstanceKeysQuery& quer
 SqlStatement count_instances_sql(SqlDialect dialect, const InstanceFilter& filter,
                                  std::size_t at_most) {
   Builder b(dialect);
-  const std::string matches = filter.empty() ? "" : indexed_conditions(b, filter);
+  const std::string matches = filter.empty() ? "" : indexed_conditions(b, filter, at_most);
   return b.finish("SELECT count(*) FROM (SELECT 1 FROM instances AS w" + where({matches}) +
                   " LIMIT " + b.integer(at_most) + ") AS c");
+}
+
+InstanceCount count_instances_with(SqlDialect dialect, const InstanceFilter& filter,
+                                   std::size_t at_most,
+                                   const std::function<std::size_t(const SqlStatement&)>& count) {
+  if (filter.ip || filter.ips || condition_count(filter) == 0) {
+    return {std::min(count(count_instances_sql(dialect, filter, at_most)), at_most), -1};
+  }
+  // Each condition alone, through its index, reading at most at_most entries: the one with the
+  // fewest matches drives the count and the listing.
+  int driver = -1;
+  std::size_t fewest = at_most;
+  for (std::size_t i = 0; i < condition_count(filter); ++i) {
+    Builder b(dialect);
+    const std::size_t n = std::min(
+        count(b.finish("SELECT count(*) FROM (" + matching_ids(b, filter, i, at_most) + ") AS c")),
+        at_most);
+    if (n < fewest) {
+      fewest = n;
+      driver = static_cast<int>(i);
+    }
+  }
+  if (driver < 0) return {at_most, -1};  // every condition matches at least at_most rows
+  InstanceFilter driven = filter;
+  driven.driver = driver;
+  return {std::min(count(count_instances_sql(dialect, driven, at_most)), at_most), driver};
 }
 
 std::string prefix_successor(const std::string& prefix) {

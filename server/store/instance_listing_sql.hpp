@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -24,9 +25,15 @@ struct SqlStatement {
 
 // Columns: sort key, instance_id, ip, matched (0 or 1).
 SqlStatement instance_keys_sql(SqlDialect dialect, const InstanceKeysQuery& query);
-// One column: the number of matches, at most at_most.
+// One column: the number of matches, at most at_most, driven by filter.driver.
 SqlStatement count_instances_sql(SqlDialect dialect, const InstanceFilter& filter,
                                  std::size_t at_most);
+// Store::count_instances for both backends, `count` running one statement of one column: each
+// indexed condition counted alone (at most at_most entries read), then the filter, driven by the
+// one with the fewest matches.
+InstanceCount count_instances_with(SqlDialect dialect, const InstanceFilter& filter,
+                                   std::size_t at_most,
+                                   const std::function<std::size_t(const SqlStatement&)>& count);
 
 // The smallest text greater than every text that starts with `prefix` (byte order, UTF-8), or
 // "" when there is none: `prefix` <= x < successor is "x starts with prefix".

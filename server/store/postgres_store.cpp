@@ -580,17 +580,21 @@ std::vector<InstanceKey> PostgresStore::list_instance_keys(const InstanceKeysQue
   return out;
 }
 
-std::size_t PostgresStore::count_instances(const InstanceFilter& filter, std::size_t at_most) {
-  const auto rows =
-      run_listing(*connection(), count_instances_sql(SqlDialect::kPostgres, filter, at_most));
-  return static_cast<std::size_t>(std::max<std::int64_t>(rows.integer(0, 0), 0));
+InstanceCount PostgresStore::count_instances(const InstanceFilter& filter, std::size_t at_most) {
+  auto db = connection();
+  return count_instances_with(SqlDialect::kPostgres, filter, at_most,
+                              [&db](const SqlStatement& statement) {
+                                const auto rows = run_listing(*db, statement);
+                                return static_cast<std::size_t>(
+                                    std::max<std::int64_t>(rows.integer(0, 0), 0));
+                              });
 }
 
 InstanceTotal PostgresStore::instance_total() {
   // count(*) reads every row (MVCC: no index knows which rows this transaction sees), about
   // 50 ms per million; past 10,000 the planner's estimate stands in, marked as one.
   constexpr std::size_t kExactUpTo = 10'000;
-  const std::size_t counted = count_instances({}, kExactUpTo + 1);
+  const std::size_t counted = count_instances({}, kExactUpTo + 1).count;
   if (counted <= kExactUpTo) return {counted, true};
   return {std::max(instance_count_hint(), counted), false};
 }

@@ -33,7 +33,7 @@ class PostgresStore : public Store {
   std::size_t instance_count_hint() override;
   std::optional<InstanceRecord> find_instance(std::string_view instance_id) override;
   std::vector<InstanceKey> list_instance_keys(const InstanceKeysQuery& query) override;
-  std::size_t count_instances(const InstanceFilter& filter, std::size_t at_most) override;
+  InstanceCount count_instances(const InstanceFilter& filter, std::size_t at_most) override;
   InstanceTotal instance_total() override;
   std::optional<InstanceRecord> find_instance_by_ip(std::string_view ip) override;
   std::vector<InstanceRecord> find_instances(const std::vector<std::string>& ids) override;

@@ -1033,12 +1033,15 @@ std::vector<InstanceKey> SqliteStore::list_instance_keys(const InstanceKeysQuery
   });
 }
 
-std::size_t SqliteStore::count_instances(const InstanceFilter& filter, std::size_t at_most) {
+InstanceCount SqliteStore::count_instances(const InstanceFilter& filter, std::size_t at_most) {
   std::lock_guard lock(mutex_);
   return guarded("counting instances", [&] {
-    Bound q(listing_statement(count_instances_sql(SqlDialect::kSqlite, filter, at_most)));
-    q->executeStep();
-    return static_cast<std::size_t>(q->getColumn(0).getInt64());
+    return count_instances_with(SqlDialect::kSqlite, filter, at_most,
+                                [this](const SqlStatement& statement) {
+                                  Bound q(listing_statement(statement));
+                                  q->executeStep();
+                                  return static_cast<std::size_t>(q->getColumn(0).getInt64());
+                                });
   });
 }
 

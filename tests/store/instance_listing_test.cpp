@@ -132,10 +132,8 @@ std::vector<Row> fill(cm::Store& store, const Backend& backend, const std::vecto
     for (const auto& r : records) store.insert_instance(cm::record_from_json(r));
   });
   backend.sql(
-      "UPDATE instances SET created_at = '2026-01-01T00:00:0' || "
-      "substr(instance_id, "
-      "length(instance_id), 1) || 'Z', updated_at = "
-      "'2026-02-01T00:00:0' || substr(instance_id, "
+      "UPDATE instances SET created_at = '2026-01-01T00:00:0' || substr(instance_id, "
+      "length(instance_id), 1) || 'Z', updated_at = '2026-02-01T00:00:0' || substr(instance_id, "
       "length(instance_id) - 1, 1) || 'Z'");
   const std::vector<std::string> broken = {instance_id(7), instance_id(12)};
   for (const auto& id : broken) {
@@ -283,8 +281,9 @@ TEST_CASE_TEMPLATE("admin listing: the derived columns and tags follow every wri
   store->insert_instance(record("i-00000001", "10.0.0.9", "Web-1", {{"env", "Prod"}}));
   CHECK(backend.sql("SELECT hostname_key || '|' || ip_key FROM instances") ==
         std::vector<std::string>{"web-1|00000000000000000000ffff0a000009"});
-  CHECK(backend.sql("SELECT tag_key || '=' || tag_value || '|' || tag_value_key FROM "
-                    "instance_tags") == std::vector<std::string>{"env=Prod|prod"});
+  CHECK(backend.sql(
+            "SELECT tag_key || '=' || tag_value || '|' || tag_value_key FROM instance_tags") ==
+        std::vector<std::string>{"env=Prod|prod"});
 
   store->update_instance(record("i-00000001", "2001:db8::1", "db-1", {{"team", "ops"}}));
   CHECK(backend.sql("SELECT hostname_key || '|' || ip_key FROM instances") ==
@@ -312,9 +311,8 @@ TEST_CASE_TEMPLATE("admin listing: migration 4 derives the values of rows writte
   // The schema as of the migration before 4, with rows written by hand (as an older binary wrote
   // them).
   backend.sql(
-      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-      "name TEXT NOT NULL, "
-      "applied_at TEXT NOT NULL)");
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at "
+      "TEXT NOT NULL)");
   for (const auto& m : cm::migrations(B::kDialect)) {
     if (m.version >= 4) break;
     if constexpr (std::is_same_v<B, SqliteBackend>) {
@@ -327,15 +325,12 @@ TEST_CASE_TEMPLATE("admin listing: migration 4 derives the values of rows writte
                 std::string(m.name) + "', 'then')");
   }
   backend.sql(
-      "INSERT INTO instances (instance_id, ip, doc, created_at, "
-      "updated_at) VALUES "
-      "('i-00000001', '::1.2.3.4', '{\"hostname\": \"Web-1\", "
-      "\"tags\": {\"Name\": \"Web\"}}', "
-      "'a', 'a'), ('i-00000002', '10.0.0.10', 'not json', 'a', 'a')");
+      "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at) VALUES ('i-00000001', "
+      "'::1.2.3.4', '{\"hostname\": \"Web-1\", \"tags\": {\"Name\": \"Web\"}}', 'a', 'a'), "
+      "('i-00000002', '10.0.0.10', 'not json', 'a', 'a')");
   auto store = cm::open_store(backend.url());
   store->migrate();
-  CHECK(backend.sql("SELECT hostname_key || '|' || ip_key FROM instances ORDER "
-                    "BY instance_id") ==
+  CHECK(backend.sql("SELECT hostname_key || '|' || ip_key FROM instances ORDER BY instance_id") ==
         std::vector<std::string>{"web-1|00000000000000000000000001020304",
                                  "|00000000000000000000ffff0a00000a"});
   CHECK(backend.sql("SELECT tag_value_key FROM instance_tags") == std::vector<std::string>{"web"});
@@ -377,10 +372,8 @@ TEST_CASE_TEMPLATE("admin listing: ip sorts by the address's 16 bytes on both ba
   }
 }
 
-TEST_CASE_TEMPLATE(
-    "admin listing: every filter, sort and order, paged by "
-    "cursor, as documented",
-    B, BACKENDS) {
+TEST_CASE_TEMPLATE("admin listing: every filter, sort and order, paged by cursor, as documented", B,
+                   BACKENDS) {
   B backend;
   auto store = cm::open_store(backend.url());
   store->migrate();
@@ -390,9 +383,7 @@ TEST_CASE_TEMPLATE(
   check_listings(*store, rows, seen);
 }
 
-TEST_CASE(
-    "admin listing: SQLite and Postgres list the same rows in the same "
-    "order<postgres>") {
+TEST_CASE("admin listing: SQLite and Postgres list the same rows in the same order<postgres>") {
   SqliteBackend lite;
   PostgresBackend pg;
   auto a = cm::open_store(lite.url());
@@ -432,6 +423,16 @@ TEST_CASE_TEMPLATE("admin listing: offset pages within its window, and totals", 
   CHECK(many.total == budget.selective + 1);
   CHECK(many.total_estimated);
   CHECK_FALSE(cm::admin::run_instance_query(parsed("invalid=true&limit=5"), *store, nullptr).total);
+  // The condition with the fewest matches drives the count and the listing; past at_most
+  // everywhere, the count stops there.
+  cm::InstanceFilter both;
+  both.tags = {{"env", "prod"}, {"team", "ops"}};
+  const auto counted = store->count_instances(both, 1000);
+  CHECK(counted.driver == 1);
+  CHECK(counted.count == expected(rows, parsed("tag=env=prod&tag=team=ops"), nullptr).size());
+  const auto capped = store->count_instances(both, 5);
+  CHECK(capped.driver == -1);
+  CHECK(capped.count == 5);
   // The whole listing at once: small enough, every row, nothing after it.
   const auto whole = cm::admin::run_instance_query(parsed("sort=hostname"), *store, nullptr);
   CHECK(whole.records.size() == 60);
@@ -439,8 +440,8 @@ TEST_CASE_TEMPLATE("admin listing: offset pages within its window, and totals", 
 }
 
 TEST_CASE_TEMPLATE(
-    "admin listing: cursor paging lists every record exactly once while others "
-    "are created and deleted",
+    "admin listing: cursor paging lists every record exactly once while others are created and "
+    "deleted",
     B, BACKENDS) {
   B backend;
   auto store = cm::open_store(backend.url());
