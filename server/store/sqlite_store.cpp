@@ -1046,13 +1046,23 @@ InstanceCount SqliteStore::count_instances(const InstanceFilter& filter, std::si
 }
 
 InstanceTotal SqliteStore::instance_total() {
-  // Exact: count(*) reads the smallest index once (15 ms warm at a million rows,
-  // docs/benchmarks.md); max(rowid) would be cheaper but grows with every insert ever made.
+  // Exact: count(*) reads the smallest index once (tens of ms at a million rows,
+  // docs/benchmarks.md), so it is counted again only when an instance write (of any process)
+  // moved the revision; max(rowid) would be cheaper but grows with every insert ever made.
   std::lock_guard lock(mutex_);
+  // Inside a transaction the revision may yet be rolled back: counted, never kept.
+  const bool committed = sqlite3_get_autocommit(db_.getHandle()) != 0;
+  const std::int64_t now = revision();
+  if (committed && now == total_revision_) return total_;
   return guarded("counting instances", [&] {
     Query q(statement(kCountInstances));
     q->executeStep();
-    return InstanceTotal{static_cast<std::size_t>(q->getColumn(0).getInt64()), true};
+    const InstanceTotal total{static_cast<std::size_t>(q->getColumn(0).getInt64()), true};
+    if (committed) {
+      total_ = total;
+      total_revision_ = now;
+    }
+    return total;
   });
 }
 

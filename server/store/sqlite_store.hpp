@@ -99,6 +99,9 @@ class SqliteStore : public Store {
   // The admin listing's statements, by text (instance_listing_sql.hpp), reset and bound.
   SQLite::Statement& listing_statement(const SqlStatement& statement);
   std::unordered_map<std::string, std::unique_ptr<SQLite::Statement>> listing_statements_;
+  // instance_total() as of revision total_revision_ (-1: not counted yet).
+  InstanceTotal total_;
+  std::int64_t total_revision_ = -1;
   // revision() reads the table only when PRAGMA data_version says another connection committed
   // since the last read; this connection's own writes update the cache directly.
   std::int64_t revision_ = 0;

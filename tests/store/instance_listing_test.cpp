@@ -423,6 +423,15 @@ TEST_CASE_TEMPLATE("admin listing: offset pages within its window, and totals", 
   CHECK(many.total == budget.selective + 1);
   CHECK(many.total_estimated);
   CHECK_FALSE(cm::admin::run_instance_query(parsed("invalid=true&limit=5"), *store, nullptr).total);
+  // The total follows every write, this connection's and another's (SQLite keeps it per
+  // revision).
+  const std::size_t before = store->instance_total().count;
+  CHECK(before == 60);
+  auto other = cm::open_store(backend.url());
+  other->insert_instance(cm::record_from_json({{"instance_id", "i-0fffffff"}, {"ip", "10.9.9.9"}}));
+  CHECK(store->instance_total().count == 61);
+  store->delete_instance("i-0fffffff");
+  CHECK(store->instance_total().count == 60);
   // The condition with the fewest matches drives the count and the listing; past at_most
   // everywhere, the count stops there.
   cm::InstanceFilter both;
