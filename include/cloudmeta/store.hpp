@@ -187,6 +187,15 @@ class Store {
   // Replaces the row with record.instance_id, keeping created_at. kNotFound, kConflict (ip).
   virtual InstanceRecord update_instance(const InstanceRecord& record) = 0;
   virtual bool delete_instance(std::string_view instance_id) = 0;
+  // Writes many records at once (an import): a record whose instance_id is stored replaces that
+  // row as update_instance does (created_at kept), the others are inserted; all under one
+  // revision, with their change-log rows. At most kLookupBatch records, each instance_id once
+  // (kInvalid otherwise, as for a record insert_instance refuses). All or nothing: on any error
+  // (kConflict when an address is held by an instance other than the record's, or given twice)
+  // none of the batch is written, and a caller that must say which record it was writes them
+  // one by one. One statement on Postgres, so the cost is the batch's rows, not a round trip
+  // each.
+  virtual void write_instances(const std::vector<InstanceRecord>& records) = 0;
   // A counter that grows by exactly one per committed transaction that writes instances (insert,
   // update, delete; a write outside transaction() is a transaction of its own), from this process
   // or another one. All the instance writes of one transaction() share its revision, so an

@@ -121,28 +121,48 @@ void import_batch(Store& store, const std::vector<Line>& lines,
       }
     }
   }
+  // What to write: the new records and the changed ones, which keep the members a newer
+  // version wrote, as Fleet::replace does (a row that did not decode has none and is replaced
+  // whole).
+  std::vector<InstanceRecord> writes;
+  std::vector<std::size_t> line_of_write;
   for (const auto& line : lines) {
     const auto existing = stored_by_id.find(line.record.instance_id);
-    try {
-      if (existing == stored_by_id.end()) {
-        store.insert_instance(line.record);
-        ++counts.created;
-      } else if (content_of(existing->second) == content_of(line.record)) {
-        ++counts.unchanged;
-      } else {
-        // As Fleet::replace: the members a newer version wrote stay (a row that did not
-        // decode has none and is replaced whole).
-        InstanceRecord replacement = line.record;
-        replacement.unknown_fields = existing->second.unknown_fields;
-        store.update_instance(replacement);
-        if (existing->second.ip != line.record.ip) {
-          vacated.emplace(existing->second.ip, line.record.instance_id);
-        }
-        ++counts.replaced;
+    if (existing == stored_by_id.end()) {
+      ++counts.created;
+    } else if (content_of(existing->second) == content_of(line.record)) {
+      ++counts.unchanged;
+      continue;
+    } else {
+      if (existing->second.ip != line.record.ip) {
+        vacated.emplace(existing->second.ip, line.record.instance_id);
       }
-    } catch (const StoreError& e) {
-      throw StoreError(e.kind(), "line " + std::to_string(line.number) + ": " + e.what() +
-                                     " (nothing was imported)");
+      ++counts.replaced;
+    }
+    writes.push_back(line.record);
+    if (existing != stored_by_id.end()) {
+      writes.back().unknown_fields = existing->second.unknown_fields;
+    }
+    line_of_write.push_back(line.number);
+  }
+  try {
+    store.write_instances(writes);
+  } catch (const StoreError& e) {
+    // The batch was undone whole. A record refused (a taken address, a rule of the store) is
+    // found by writing them again one by one, and its line named; a database that fails says
+    // so as it is.
+    if (e.kind() != StoreError::Kind::kConflict && e.kind() != StoreError::Kind::kInvalid) throw;
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      try {
+        if (stored_by_id.count(writes[i].instance_id) != 0) {
+          store.update_instance(writes[i]);
+        } else {
+          store.insert_instance(writes[i]);
+        }
+      } catch (const StoreError& e) {
+        throw StoreError(e.kind(), "line " + std::to_string(line_of_write[i]) + ": " + e.what() +
+                                       " (nothing was imported)");
+      }
     }
   }
 }

@@ -287,6 +287,49 @@ InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
   return stored;
 }
 
+void PostgresStore::write_instances(const std::vector<InstanceRecord>& records) {
+  check_write_batch(records);
+  if (records.empty()) return;
+  std::vector<std::string> ids, ips, docs;
+  for (const auto& record : records) {
+    InstanceRecord stored = normalised(record);
+    docs.push_back(document_of(stored));
+    ids.push_back(std::move(stored.instance_id));
+    ips.push_back(std::move(stored.ip));
+  }
+  auto db = connection();
+  PgTransaction tx(*db);  // a savepoint inside transaction(): a failure undoes the whole batch
+  const std::string revision = bump_revision(*db);
+  // One statement for the batch: the arrays are unnested into rows in the order given. Every
+  // part of a statement sees the rows as they were before it, so the change log gets the address
+  // each instance had before (none for a new one); a row already logged in this revision keeps
+  // its first one, as for single writes. The triggers of the admin listing run per row as usual.
+  try {
+    db->exec("WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+             " WITH ORDINALITY AS input (instance_id, ip, doc, n)),"
+             " logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
+             " changed_at) SELECT $4::bigint, input.instance_id, coalesce(instances.ip, ''), "
+             CLOUDMETA_PG_UNIX_NOW " FROM input LEFT JOIN instances"
+             " ON instances.instance_id = input.instance_id"
+             " ON CONFLICT (revision, instance_id) DO NOTHING)"
+             " INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
+             " SELECT instance_id, ip, doc, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
+             " FROM input ORDER BY n"
+             " ON CONFLICT (instance_id) DO UPDATE SET ip = excluded.ip, doc = excluded.doc,"
+             " updated_at = excluded.updated_at",
+             {pg_text_array(ids), pg_text_array(ips), pg_text_array(docs), revision});
+  } catch (const PgError& e) {
+    // Only the address can collide (instance_id is the arbiter); which record's, the caller
+    // learns by writing them one by one.
+    if (e.kind() == Kind::kConflict) {
+      throw StoreError(Kind::kConflict, "an address of the batch is already used by another "
+                                        "instance");
+    }
+    throw;
+  }
+  tx.commit();
+}
+
 bool PostgresStore::delete_instance(std::string_view instance_id) {
   auto db = connection();
   PgTransaction tx(*db);

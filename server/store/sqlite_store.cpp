@@ -592,6 +592,22 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
   });
 }
 
+void SqliteStore::write_instances(const std::vector<InstanceRecord>& records) {
+  check_write_batch(records);
+  // One transaction (a savepoint inside another): SQLite is in this process, so a statement
+  // per record costs no round trip, and the single writes' checks and change log serve as they
+  // are.
+  transaction([&] {
+    for (const auto& record : records) {
+      if (instance_exists(record.instance_id)) {
+        update_instance(record);
+      } else {
+        insert_instance(record);
+      }
+    }
+  });
+}
+
 bool SqliteStore::delete_instance(std::string_view instance_id) {
   std::lock_guard lock(mutex_);
   return guarded("deleting instance " + std::string(instance_id), [&] {

@@ -51,6 +51,7 @@ class SqliteStore : public Store {
       const std::vector<std::string>& ips) override;
   InstanceRecord insert_instance(const InstanceRecord& record) override;
   InstanceRecord update_instance(const InstanceRecord& record) override;
+  void write_instances(const std::vector<InstanceRecord>& records) override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
   InstanceChanges instance_changes_since(std::int64_t since, std::size_t limit) override;

@@ -1,5 +1,7 @@
 #include "stored_record.hpp"
 
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -88,6 +90,19 @@ std::string document_of(const InstanceRecord& record) {
     return doc.dump();
   } catch (const json::exception&) {
     throw StoreError(Kind::kInvalid, "the record holds text that is not valid UTF-8");
+  }
+}
+
+void check_write_batch(const std::vector<InstanceRecord>& records) {
+  if (records.size() > Store::kLookupBatch) {
+    throw StoreError(Kind::kInvalid, "a batch holds at most " +
+                                         std::to_string(Store::kLookupBatch) + " records");
+  }
+  std::unordered_set<std::string_view> ids;
+  for (const auto& record : records) {
+    if (!ids.insert(record.instance_id).second) {
+      throw StoreError(Kind::kInvalid, "instance_id " + record.instance_id + " is twice in a batch");
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cloudmeta/instance_record.hpp"
 
@@ -25,5 +26,9 @@ InstanceRecord normalised(const InstanceRecord& record);
 
 // The document column for a normalised record. kInvalid when a string is not UTF-8.
 std::string document_of(const InstanceRecord& record);
+
+// What Store::write_instances refuses before writing anything: more than Store::kLookupBatch
+// records, or an instance_id given twice (kInvalid).
+void check_write_batch(const std::vector<InstanceRecord>& records);
 
 }  // namespace cloudmeta::store

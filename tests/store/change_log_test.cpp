@@ -177,6 +177,41 @@ TEST_CASE_TEMPLATE("change log: the rows changed since a revision, deduplicated"
   CHECK(current.revision == answer.revision);
 }
 
+TEST_CASE_TEMPLATE("change log: a batch write is one revision, each row with its address before",
+                   B, BACKENDS) {
+  Hosts<B> h;
+  for (int n = 1; n <= 2; ++n) h.writer->insert_instance(record(n));
+  const auto since = h.reader->revision();
+
+  auto moved = record(1, "moved");
+  moved.ip = "10.9.1.1";
+  h.writer->write_instances({moved, record(2, "renamed"), record(3)});
+
+  const auto answer = h.reader->instance_changes_since(since, 1000);
+  CHECK(answer.revision == since + 1);
+  const auto found = by_id(answer);
+  CHECK(found.size() == 3);
+  CHECK(found.at(record(1).instance_id).ip_before == "10.9.0.1");
+  CHECK(found.at(record(1).instance_id).row->ip == "10.9.1.1");
+  CHECK(found.at(record(2).instance_id).ip_before == "10.9.0.2");
+  CHECK(cm::decode(found.at(record(2).instance_id).row->view()).hostname == "renamed2");
+  CHECK(found.at(record(3).instance_id).ip_before.empty());
+
+  // Inside a transaction that wrote the instance before, the address before the transaction
+  // stays the one logged, and the batch shares the transaction's revision.
+  h.writer->transaction([&] {
+    auto again = record(1, "again");
+    again.ip = "10.9.2.1";
+    h.writer->update_instance(again);
+    again.ip = "10.9.3.1";
+    h.writer->write_instances({again});
+  });
+  const auto later = by_id(h.reader->instance_changes_since(since + 1, 1000));
+  CHECK(h.reader->revision() == since + 2);
+  CHECK(later.at(record(1).instance_id).ip_before == "10.9.1.1");
+  CHECK(later.at(record(1).instance_id).row->ip == "10.9.3.1");
+}
+
 TEST_CASE_TEMPLATE("change log: a revision the log does not reach is a gap", B, BACKENDS) {
   Hosts<B> h;
   for (int n = 1; n <= 5; ++n) h.writer->insert_instance(record(n));

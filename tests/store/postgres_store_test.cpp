@@ -14,12 +14,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "cli_runner.hpp"
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/schema.hpp"
 #include "cloudmeta/store.hpp"
@@ -420,4 +424,48 @@ TEST_CASE("postgres store: a read-only database answers reads; writes are kReadO
   auto store = cm::open_store(db.url("sslmode=disable"));
   store->insert_instance(sample("i-0123456789abcdef1", "10.0.0.2"));
   CHECK(store->list_instances().size() == 2);
+}
+
+// An import's batch is one statement on Postgres; a record the database refuses in it (here a
+// trigger, as a constraint another host's write broke between the import's checks and its
+// write would) is found by writing the batch again one by one, and named by its line.
+TEST_CASE("postgres store: import names the line of a record the database refuses in a batch") {
+  cm::testing::PgTestDatabase db;
+  cm::open_store(db.url())->migrate();
+  db.column(
+      "CREATE FUNCTION refuse_third() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+      " IF NEW.instance_id = 'i-00000000000000003' THEN"
+      " RAISE unique_violation USING MESSAGE = 'refused by the test'; END IF;"
+      " RETURN NEW; END $$");
+  db.column("CREATE TRIGGER refuse_third BEFORE INSERT ON instances FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_third()");
+  const auto input = std::filesystem::temp_directory_path() /
+                     ("cloudmeta-pg-import-" + std::to_string(::getpid()) + ".jsonl");
+  {
+    std::ofstream out(input);
+    for (int n = 1; n <= 5; ++n) {
+      out << "{\"instance_id\":\"i-0000000000000000" << n << "\",\"ip\":\"10.7.0." << n
+          << "\"}\n";
+    }
+  }
+  setenv("DATABASE_URL", db.url().c_str(), 1);
+  const auto refused = cm::testing::run_cli_captured({"import", "--input", input.string()});
+  unsetenv("DATABASE_URL");
+  std::filesystem::remove(input);
+  CHECK(refused.code != 0);
+  CHECK(refused.err.find("line 3: ") != std::string::npos);
+  CHECK(refused.err.find("nothing was imported") != std::string::npos);
+  auto store = cm::open_store(db.url());
+  CHECK(store->list_instances().empty());
+  CHECK(store->revision() == 0);
+
+  db.column("DROP TRIGGER refuse_third ON instances");
+  std::ofstream(input) << "{\"instance_id\":\"i-00000000000000003\",\"ip\":\"10.7.0.3\"}\n";
+  setenv("DATABASE_URL", db.url().c_str(), 1);
+  const auto imported = cm::testing::run_cli_captured({"import", "--input", input.string()});
+  unsetenv("DATABASE_URL");
+  std::filesystem::remove(input);
+  CHECK(imported.code == 0);
+  CHECK(store->list_instances().size() == 1);
+  CHECK(store->revision() == 1);
 }

@@ -304,6 +304,62 @@ TEST_CASE_TEMPLATE("store contract: update keeps created_at, moves the ip, refus
   CHECK(missing.kind() == Kind::kNotFound);
 }
 
+TEST_CASE_TEMPLATE("store contract: write_instances inserts and replaces a batch, all or nothing",
+                   B, BACKENDS) {
+  Fixture<B> f;
+  auto store = f.open_migrated();
+  const auto first = store->insert_instance(sample("i-0123456789abcdef0", "10.0.0.5"));
+  store->insert_instance(sample("i-0bbbbbbbbbbbbbbb2", "10.0.0.6"));
+  const auto before = store->revision();
+
+  auto changed = sample("i-0123456789abcdef0", "10.0.0.7");
+  changed.hostname = "web-renamed";
+  store->write_instances({changed, sample("i-0ccccccccccccccc3", "::ffff:10.0.0.8")});
+  CHECK(store->revision() == before + 1);
+  const auto updated = store->find_instance("i-0123456789abcdef0");
+  REQUIRE(updated);
+  CHECK(updated->created_at == first.created_at);
+  CHECK(updated->hostname == "web-renamed");
+  CHECK_FALSE(store->find_instance_by_ip("10.0.0.5"));
+  REQUIRE(store->find_instance_by_ip("10.0.0.8"));  // stored in canonical form, as insert does
+  CHECK(store->find_instance_by_ip("10.0.0.8")->instance_id == "i-0ccccccccccccccc3");
+  check_same(*store->find_instance("i-0ccccccccccccccc3"),
+             sample("i-0ccccccccccccccc3", "10.0.0.8"));
+
+  // An address held by an instance outside the batch: nothing of the batch is written, and
+  // the store is still usable.
+  auto renamed = sample("i-0ccccccccccccccc3", "10.0.0.8");
+  renamed.hostname = "not-written";
+  const auto taken = store_error_of([&] {
+    store->write_instances({sample("i-0ddddddddddddddd4", "10.0.0.9"), renamed,
+                            sample("i-0eeeeeeeeeeeeeee5", "10.0.0.6")});
+  });
+  CHECK(taken.kind() == Kind::kConflict);
+  CHECK(store->revision() == before + 1);
+  CHECK_FALSE(store->find_instance("i-0ddddddddddddddd4"));
+  CHECK(store->find_instance("i-0ccccccccccccccc3")->hostname == "web-1");
+
+  const auto twice = store_error_of([&] {
+    store->write_instances({sample("i-0ddddddddddddddd4", "10.0.0.9"),
+                            sample("i-0ddddddddddddddd4", "10.0.0.10")});
+  });
+  CHECK(twice.kind() == Kind::kInvalid);
+  std::vector<cm::InstanceRecord> too_many;
+  for (std::size_t n = 0; n <= cm::Store::kLookupBatch; ++n) {
+    char id[32];
+    std::snprintf(id, sizeof id, "i-%017zu", n);
+    too_many.push_back(sample(id, "10.1." + std::to_string(n / 250) + "." +
+                                      std::to_string(n % 250 + 1)));
+  }
+  CHECK(store_error_of([&] { store->write_instances(too_many); }).kind() == Kind::kInvalid);
+  too_many.pop_back();
+  store->write_instances(too_many);  // kLookupBatch is allowed
+  CHECK(store->revision() == before + 2);
+  store->write_instances({});  // nothing to write is no revision
+  CHECK(store->revision() == before + 2);
+  CHECK(store->list_instances().size() == 3 + cm::Store::kLookupBatch);
+}
+
 TEST_CASE_TEMPLATE("store contract: delete reports whether a row went", B, BACKENDS) {
   Fixture<B> f;
   auto store = f.open_migrated();
