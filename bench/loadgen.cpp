@@ -464,21 +464,32 @@ int run(const Options& o) {
 }
 
 // Instance records for `cloudmeta import`: instance i has address first+i and id i-<17 hex>.
+// With `labels` (the admin listing's benchmark, bench/admin_scale.py), instance i also has the
+// host name vm-<i>, a Name tag equal to it, env=env-<i mod 10> (a tag a tenth of the fleet
+// shares) and, for every 10,000th instance, canary=yes (a rare one).
 int records(unsigned count, const std::string& first, const std::string& extra_ip,
-            const std::string& http_tokens) {
+            const std::string& http_tokens, bool labels) {
   const auto base = net::ip::make_address_v4(first).to_uint();
   std::string line;
   char id[32];
-  const auto emit = [&](const std::string& instance_id, const std::string& ip) {
+  const auto emit = [&](const std::string& instance_id, const std::string& ip, unsigned n) {
     line = "{\"instance_id\":\"" + instance_id + "\",\"ip\":\"" + ip +
-           "\",\"metadata_options\":{\"http_tokens\":\"" + http_tokens + "\"}}\n";
+           "\",\"metadata_options\":{\"http_tokens\":\"" + http_tokens + "\"}";
+    if (labels) {
+      const std::string name = "vm-" + std::to_string(n);
+      line += ",\"hostname\":\"" + name + "\",\"tags\":{\"Name\":\"" + name +
+              "\",\"env\":\"env-" + std::to_string(n % 10) + "\"";
+      if (n % 10000 == 0) line += ",\"canary\":\"yes\"";
+      line += "}";
+    }
+    line += "}\n";
     std::fwrite(line.data(), 1, line.size(), stdout);
   };
   // A fixed, well-known instance for clients that cannot pick their source address (wrk).
-  if (!extra_ip.empty()) emit("i-0123456789abcdef0", extra_ip);
+  if (!extra_ip.empty()) emit("i-0123456789abcdef0", extra_ip, 0);
   for (unsigned i = 0; i < count; ++i) {
     std::snprintf(id, sizeof id, "i-%017x", i + 1);
-    emit(id, net::ip::address_v4(base + i).to_string());
+    emit(id, net::ip::address_v4(base + i).to_string(), i + 1);
   }
   return 0;
 }
@@ -530,10 +541,13 @@ int main(int argc, char** argv) {
   records_cmd->add_option("--extra-ip", extra_ip, "Also i-0123456789abcdef0 at this address");
   records_cmd->add_option("--http-tokens", http_tokens, "optional or required")
       ->check(CLI::IsMember({"optional", "required"}));
+  bool labels = false;
+  records_cmd->add_flag("--labels", labels,
+                        "Also a host name and tags per instance (the admin listing's benchmark)");
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (*records_cmd) return records(count, first, extra_ip, http_tokens);
+    if (*records_cmd) return records(count, first, extra_ip, http_tokens, labels);
     if (o.writes.rate > 0) {
       const char* token = std::getenv("LOADGEN_ADMIN_TOKEN");
       if (token == nullptr || *token == '\0' || o.writes.admin_port == 0) {
