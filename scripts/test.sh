@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
-# Boost.Asio/Beast and nlohmann/json precompiled (CLOUDMETA_PCH): g++ -O2 compiles the code about
-# five times faster (docs/benchmarks.md, "Build time"). The image build (docker/Dockerfile, built
-# by tests/container) stays plain, so a file that forgets an include still fails there.
+# Boost.Asio/Beast and nlohmann/json precompiled (CLOUDMETA_PCH): a file costs g++ -O2 a half to
+# two thirds of its CPU time (docs/benchmarks.md, "Build time"). The image build (docker/
+# Dockerfile, built by tests/container) stays plain, so a file that forgets an include fails there.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCLOUDMETA_PCH=ON
 cmake --build build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j2 "$@"
