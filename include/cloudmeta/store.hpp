@@ -196,6 +196,13 @@ class Store {
   // one by one. One statement on Postgres, so the cost is the batch's rows, not a round trip
   // each.
   virtual void write_instances(const std::vector<InstanceRecord>& records) = 0;
+  // After a bulk write (an import that changed a good part of the table): brings the query
+  // planner's statistics of the instance tables up to date now, so that the admin listing's
+  // plans fit the table's new size at once rather than after the database's own next round
+  // (Postgres: ANALYZE, which reads a bounded sample of rows; with the statistics of an empty
+  // table, a search of a million rows picked a full scan, ~1 s). SQLite plans these queries from
+  // their indexes alone and keeps no statistics: nothing to do there.
+  virtual void update_planner_statistics() = 0;
   // A counter that grows by exactly one per committed transaction that writes instances (insert,
   // update, delete; a write outside transaction() is a transaction of its own), from this process
   // or another one. All the instance writes of one transaction() share its revision, so an

@@ -330,6 +330,12 @@ void PostgresStore::write_instances(const std::vector<InstanceRecord>& records) 
   tx.commit();
 }
 
+void PostgresStore::update_planner_statistics() {
+  auto db = connection();
+  db->exec("ANALYZE instances");
+  db->exec("ANALYZE instance_tags");
+}
+
 bool PostgresStore::delete_instance(std::string_view instance_id) {
   auto db = connection();
   PgTransaction tx(*db);

@@ -42,6 +42,7 @@ class PostgresStore : public Store {
   InstanceRecord insert_instance(const InstanceRecord& record) override;
   InstanceRecord update_instance(const InstanceRecord& record) override;
   void write_instances(const std::vector<InstanceRecord>& records) override;
+  void update_planner_statistics() override;
   bool delete_instance(std::string_view instance_id) override;
   std::int64_t revision() override;
   InstanceChanges instance_changes_since(std::int64_t since, std::size_t limit) override;

@@ -426,6 +426,33 @@ TEST_CASE("postgres store: a read-only database answers reads; writes are kReadO
   CHECK(store->list_instances().size() == 2);
 }
 
+// `cloudmeta import` of `lines` (JSON records) into the test's database.
+cm::testing::CliResult import_into(const cm::testing::PgTestDatabase& db,
+                                   const std::vector<std::string>& lines) {
+  const auto input = std::filesystem::temp_directory_path() /
+                     ("cloudmeta-pg-import-" + std::to_string(::getpid()) + ".jsonl");
+  {
+    std::ofstream out(input);
+    for (const auto& line : lines) out << line << "\n";
+  }
+  setenv("DATABASE_URL", db.url().c_str(), 1);
+  auto result = cm::testing::run_cli_captured({"import", "--input", input.string()});
+  unsetenv("DATABASE_URL");
+  std::filesystem::remove(input);
+  return result;
+}
+
+std::vector<std::string> numbered_records(int first, int count) {
+  std::vector<std::string> lines;
+  for (int n = first; n < first + count; ++n) {
+    char id[32];
+    std::snprintf(id, sizeof id, "i-%017d", n);
+    lines.push_back(std::string("{\"instance_id\":\"") + id + "\",\"ip\":\"10.7." +
+                    std::to_string(n / 250) + "." + std::to_string(n % 250 + 1) + "\"}");
+  }
+  return lines;
+}
+
 // An import's batch is one statement on Postgres; a record the database refuses in it (here a
 // trigger, as a constraint another host's write broke between the import's checks and its
 // write would) is found by writing the batch again one by one, and named by its line.
@@ -439,19 +466,7 @@ TEST_CASE("postgres store: import names the line of a record the database refuse
       " RETURN NEW; END $$");
   db.column("CREATE TRIGGER refuse_third BEFORE INSERT ON instances FOR EACH ROW"
             " EXECUTE FUNCTION refuse_third()");
-  const auto input = std::filesystem::temp_directory_path() /
-                     ("cloudmeta-pg-import-" + std::to_string(::getpid()) + ".jsonl");
-  {
-    std::ofstream out(input);
-    for (int n = 1; n <= 5; ++n) {
-      out << "{\"instance_id\":\"i-0000000000000000" << n << "\",\"ip\":\"10.7.0." << n
-          << "\"}\n";
-    }
-  }
-  setenv("DATABASE_URL", db.url().c_str(), 1);
-  const auto refused = cm::testing::run_cli_captured({"import", "--input", input.string()});
-  unsetenv("DATABASE_URL");
-  std::filesystem::remove(input);
+  const auto refused = import_into(db, numbered_records(1, 5));
   CHECK(refused.code != 0);
   CHECK(refused.err.find("line 3: ") != std::string::npos);
   CHECK(refused.err.find("nothing was imported") != std::string::npos);
@@ -460,12 +475,23 @@ TEST_CASE("postgres store: import names the line of a record the database refuse
   CHECK(store->revision() == 0);
 
   db.column("DROP TRIGGER refuse_third ON instances");
-  std::ofstream(input) << "{\"instance_id\":\"i-00000000000000003\",\"ip\":\"10.7.0.3\"}\n";
-  setenv("DATABASE_URL", db.url().c_str(), 1);
-  const auto imported = cm::testing::run_cli_captured({"import", "--input", input.string()});
-  unsetenv("DATABASE_URL");
-  std::filesystem::remove(input);
-  CHECK(imported.code == 0);
+  CHECK(import_into(db, numbered_records(3, 1)).code == 0);
   CHECK(store->list_instances().size() == 1);
   CHECK(store->revision() == 1);
+}
+
+// The planner's row count (pg_class.reltuples) is what ANALYZE last saw: the migration's ANALYZE
+// of the empty table says 0 until the next one.
+TEST_CASE("postgres store: an import that changes a tenth of the fleet or more analyzes it") {
+  cm::testing::PgTestDatabase db;
+  cm::open_store(db.url())->migrate();
+  const auto planned_rows = [&] {
+    return db.column("SELECT reltuples::bigint FROM pg_class WHERE relname = 'instances'").at(0);
+  };
+  CHECK(planned_rows() == "0");
+  REQUIRE(import_into(db, numbered_records(1, 1500)).code == 0);
+  CHECK(planned_rows() == "1500");
+  // One record into 1,500 is no reason to read a sample of them again.
+  REQUIRE(import_into(db, numbered_records(2000, 1)).code == 0);
+  CHECK(planned_rows() == "1500");
 }
