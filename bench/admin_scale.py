@@ -212,8 +212,10 @@ def run_size(args, count, database_url, work):
     port, admin_port = free_port(), free_port()
     log = open(os.path.join(work, f"serve-{count}.log"), "w")
     started = time.perf_counter()
+    # In the work directory: its snapshot cache (SNAPSHOT_CACHE's default, a file in the working
+    # directory, 1 GB at a million instances) goes there, as it would to /var/lib/cloudmeta.
     server = subprocess.Popen(
-        [cloudmeta, "serve"], stdout=log, stderr=subprocess.STDOUT,
+        [cloudmeta, "serve"], stdout=log, stderr=subprocess.STDOUT, cwd=work,
         env=dict(env, SECRET_KEY="bench-secret-key-0123456789abcdef", BIND="127.0.0.1",
                  PORT=str(port), ADMIN_PORT=str(admin_port), THREADS="1"))
     try:

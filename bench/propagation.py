@@ -40,9 +40,12 @@ def cpu_s(pid):
 class Host:
     def __init__(self, cloudmeta, env, work, name):
         self.port, self.admin_port = free_port(), free_port()
-        self.log = open(os.path.join(work, f"{name}.log"), "w")
+        # A working directory each, for each host's own snapshot cache file, as on three hosts.
+        home = os.path.join(work, name)
+        os.mkdir(home)
+        self.log = open(os.path.join(home, "serve.log"), "w")
         self.process = subprocess.Popen(
-            [cloudmeta, "serve"], stdout=self.log, stderr=subprocess.STDOUT,
+            [cloudmeta, "serve"], stdout=self.log, stderr=subprocess.STDOUT, cwd=home,
             env=dict(env, SECRET_KEY="bench-secret-key-0123456789abcdef", BIND="127.0.0.1",
                      PORT=str(self.port), ADMIN_PORT=str(self.admin_port), THREADS="1"))
 
