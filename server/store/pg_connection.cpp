@@ -62,9 +62,11 @@ void ignore_notice(void*, const char*) {}
 
 }  // namespace
 
-std::string PgRows::text(int row, int column) const {
-  return std::string(PQgetvalue(result_.get(), row, column),
-                     static_cast<std::size_t>(PQgetlength(result_.get(), row, column)));
+std::string PgRows::text(int row, int column) const { return std::string(view(row, column)); }
+
+std::string_view PgRows::view(int row, int column) const {
+  return {PQgetvalue(result_.get(), row, column),
+          static_cast<std::size_t>(PQgetlength(result_.get(), row, column))};
 }
 
 std::int64_t PgRows::integer(int row, int column) const {

@@ -53,6 +53,7 @@ class PgRows {
   bool empty() const { return size() == 0; }
   bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column) != 0; }
   std::string text(int row, int column) const;      // "" for NULL
+  std::string_view view(int row, int column) const;  // as text(), valid while these rows live
   std::int64_t integer(int row, int column) const;  // kCorrupt if not an integer
 
  private:

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -494,4 +495,41 @@ TEST_CASE("postgres store: an import that changes a tenth of the fleet or more a
   // One record into 1,500 is no reason to read a sample of them again.
   REQUIRE(import_into(db, numbered_records(2000, 1)).code == 0);
   CHECK(planned_rows() == "1500");
+}
+
+// scan_instances reads through a cursor, 10,000 rows a round trip: every row once across the
+// batches, and a second scan in the same transaction declares the cursor again.
+TEST_CASE("postgres store: scan_instances hands over every row across its fetches") {
+  cm::testing::PgTestDatabase db;
+  auto store = cm::open_store(db.url());
+  store->migrate();
+  constexpr int kRows = 25'001;
+  for (int first = 0; first < kRows; first += 1000) {
+    std::vector<cm::InstanceRecord> batch;
+    for (int n = first; n < std::min(first + 1000, kRows); ++n) {
+      char id[32];
+      std::snprintf(id, sizeof id, "i-%017d", n);
+      batch.push_back(sample(id, "10." + std::to_string(n / 62500) + "." +
+                                     std::to_string(n / 250 % 250) + "." +
+                                     std::to_string(n % 250 + 1)));
+    }
+    store->write_instances(batch);
+  }
+  const auto scan = [&] {
+    std::set<std::string> ids;
+    std::size_t rows = 0;
+    const auto revision = store->scan_instances([&](cm::StoredInstance&& row) {
+      ++rows;
+      ids.emplace(row.instance_id);
+      CHECK(cm::decode(row).ip == row.ip);
+    });
+    CHECK(revision == store->revision());
+    CHECK(rows == static_cast<std::size_t>(kRows));
+    CHECK(ids.size() == static_cast<std::size_t>(kRows));
+  };
+  scan();
+  store->transaction([&] {
+    scan();
+    scan();
+  });
 }
