@@ -492,9 +492,10 @@ TEST_CASE_TEMPLATE(
                                     tiny ? tiny_budget() : cm::admin::ListingBudget{});
       std::map<std::string, int> times;
       for (const auto& id : ids) ++times[id];
-      for (const auto& [id, n] : times) {
-        CAPTURE(id);
-        CHECK(n == 1);
+      // Not a structured binding: CAPTURE's lambda cannot capture one before clang 16.
+      for (const auto& entry : times) {
+        CAPTURE(entry.first);
+        CHECK(entry.second == 1);
       }
       const auto want = expected(rows_of(records), parsed(query), nullptr);
       for (const auto& id : want) {
