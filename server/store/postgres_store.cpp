@@ -147,7 +147,10 @@ std::int64_t PostgresStore::scan_instances(const std::function<void(StoredInstan
   // The revision and the rows from one view: a snapshot built from them is exactly that revision,
   // which the change log's readers rely on (instance_changes_since).
   if (own) db->exec_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+  // Nor is it idle in the transaction between fetches: the rows are being built into a snapshot
+  // (and written to the cache file), at whatever speed this host has.
   db->exec_script("SET LOCAL statement_timeout = 0");
+  db->exec_script("SET LOCAL idle_in_transaction_session_timeout = 0");
   const std::int64_t revision =
       db->exec("SELECT value FROM instance_revision WHERE id = 1").integer(0, 0);
   // Through a cursor, kScanBatch rows a round trip, handed over from libpq's buffer as they are:
