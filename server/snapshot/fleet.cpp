@@ -137,8 +137,9 @@ void Fleet::publish_locked(std::shared_ptr<const Snapshot> snapshot) {
 void Fleet::publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot) {
   log_info("snapshot_loaded",
            {{"instances", snapshot->size()}, {"revision", snapshot->revision()}});
-  publish_locked(std::move(snapshot));
+  // Counted before it is served: a scrape that finds the new snapshot served finds it counted.
   full_loads_.fetch_add(1, std::memory_order_relaxed);
+  publish_locked(std::move(snapshot));
 }
 
 std::shared_ptr<const Snapshot> Fleet::with_changes_since(
@@ -191,9 +192,9 @@ void Fleet::publish_applied_locked(std::shared_ptr<const Snapshot> snapshot,
                                    std::size_t changed) {
   log_debug("snapshot_changes_applied",
             {{"instances", changed}, {"revision", snapshot->revision()}});
-  publish_locked(std::move(snapshot));
-  incremental_applies_.fetch_add(1, std::memory_order_relaxed);
+  incremental_applies_.fetch_add(1, std::memory_order_relaxed);  // before, as publish_loaded_locked
   changes_applied_.fetch_add(changed, std::memory_order_relaxed);
+  publish_locked(std::move(snapshot));
 }
 
 bool Fleet::apply_changes() {

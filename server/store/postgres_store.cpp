@@ -166,7 +166,7 @@ std::int64_t PostgresStore::scan_instances(const std::function<void(StoredInstan
     }
     if (rows.size() < kScanBatch) break;
   }
-  db->exec_script("CLOSE cloudmeta_scan");  // a later scan in the same transaction declares it again
+  db->exec_script("CLOSE cloudmeta_scan");  // a later scan in this transaction declares it again
   tx.commit();
   return revision;
 }
