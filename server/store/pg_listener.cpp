@@ -1,5 +1,8 @@
 #include "pg_listener.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -59,10 +62,17 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
         deadline(executor) {}
   ~State() { close(); }
 
-  // Asio must never close libpq's socket: libpq owns it.
+  // Asio waits on a duplicate of libpq's socket, its own to close: libpq closes its socket by
+  // itself when the connection drops (inside PQconsumeInput), and the number can be reused at
+  // once by another thread's accept(); taking that number out of epoll afterwards would act on
+  // the other socket (ThreadSanitizer saw this release race a metadata connection's close).
   void close() {
-    if (socket.is_open()) socket.release();
+    close_descriptor();
     conn.reset();
+  }
+  void close_descriptor() {
+    beast::error_code ignored;
+    if (socket.is_open()) socket.close(ignored);
   }
 
   std::string error() const {
@@ -83,9 +93,16 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
   net::awaitable<bool> wait(Descriptor::wait_type type) {
     const int fd = PQsocket(conn.get());
     if (fd < 0) co_return false;
-    if (socket.is_open() && socket.native_handle() != fd) socket.release();
-    if (!socket.is_open()) socket.assign(fd);
     beast::error_code ec;
+    if (!socket.is_open()) {
+      const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (own < 0) co_return false;
+      socket.assign(own, ec);
+      if (ec) {
+        ::close(own);
+        co_return false;
+      }
+    }
     co_await socket.async_wait(type, net::redirect_error(net::use_awaitable, ec));
     co_return !ec && !stopped;
   }
@@ -123,9 +140,9 @@ struct PgListener::State : std::enable_shared_from_this<PgListener::State> {
       const auto type = status == PGRES_POLLING_READING ? Descriptor::wait_read
                                                         : Descriptor::wait_write;
       if (!co_await wait(type) || timed_out) break;
-      // libpq may close this socket and open another (the next address of a host name), which
-      // can reuse the number: register it afresh every round.
-      socket.release();
+      // libpq may close this socket and open another (the next address of a host name): wait
+      // on a fresh duplicate every round.
+      close_descriptor();
       status = PQconnectPoll(conn.get());
     }
     ++attempts;
