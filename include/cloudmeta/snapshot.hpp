@@ -19,10 +19,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cloudmeta/instance_record.hpp"
@@ -190,11 +192,24 @@ class Snapshot {
 class SnapshotHolder {
  public:
   SnapshotHolder() : current_(std::make_shared<const Snapshot>()) {}
-  std::shared_ptr<const Snapshot> load() const { return current_.load(std::memory_order_acquire); }
+  // Under a mutex, not std::atomic<std::shared_ptr>: libstdc++ 12's load() drops its lock bit
+  // with a relaxed store after reading the pointer, so nothing orders that read before the next
+  // store's write (ThreadSanitizer reports it, google/sanitizers#1558; harmless on x86-64,
+  // not on weaker memory models). Taken once per publish per thread (generation()), never
+  // per request.
+  std::shared_ptr<const Snapshot> load() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
   void publish(std::shared_ptr<const Snapshot> next) {
-    current_.store(std::move(next), std::memory_order_release);
+    std::shared_ptr<const Snapshot> previous;
+    {
+      std::lock_guard lock(mutex_);
+      previous = std::exchange(current_, std::move(next));
+    }
     generation_.store(next_generation(), std::memory_order_release);
     if (on_publish_) on_publish_();
+    // `previous` goes here, outside the lock: a last reference frees a fleet's worth of rows.
   }
   // Called on the publishing thread after every publish(); set once, before any other thread
   // uses the holder. The runtime has it tell each metadata thread to reload the snapshot it
@@ -211,7 +226,8 @@ class SnapshotHolder {
     return counter.fetch_add(1, std::memory_order_relaxed) + 1;
   }
 
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Snapshot> current_;
   std::atomic<std::uint64_t> generation_{next_generation()};
   std::function<void()> on_publish_;
 };
