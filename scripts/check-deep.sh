@@ -37,9 +37,13 @@ test_targets=(cloudmeta cloudmeta_unit_tests cloudmeta_store_tests cloudmeta_int
 # Sanitizer options for every test and every server a test starts (they inherit the environment).
 # abort_on_error: a report ends the process with SIGABRT, which no test mistakes for an exit code
 # it expects.
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1
-export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# log_path: every report also lands in a file of its own (one per process, printed at the end),
+# since the servers' logs go with the integration tests' temporary directories, and a server
+# stopped by a report leaves its test only "connection closed".
+reports=$(mktemp -d)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:log_path=$reports/asan
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan
 
 failed=()
 run_asan() {
@@ -93,8 +97,14 @@ for step in "${steps[@]}"; do
     *) echo "unknown step $step (asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
 done
+for report in "$reports"/*; do
+  [ -e "$report" ] || continue
+  echo "==== sanitizer report $(basename "$report") (first 120 lines)"
+  sed -n 1,120p "$report"
+done
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "check-deep: FAILED: ${failed[*]}"
+  echo "check-deep: FAILED: ${failed[*]} (reports above; all in $reports)"
   exit 1
 fi
+rm -rf "$reports"
 echo "check-deep: all passed (${steps[*]})"
