@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
@@ -15,8 +16,17 @@ using namespace cloudmeta;
 
 namespace {
 
-// Lets the io_context threads run what was posted to them.
-void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(50)); }
+// Returns once each of these io_context threads has run what was posted to it before the call:
+// each runs its handlers in order, so a marker posted now runs after them. (A fixed sleep was
+// too short on a loaded machine: the probe had not run yet, and a live thread looked stuck.)
+void settle(std::initializer_list<net::io_context*> contexts) {
+  for (auto* context : contexts) {
+    std::promise<void> ran;
+    auto marker = ran.get_future();
+    net::post(*context, [&ran] { ran.set_value(); });
+    REQUIRE(marker.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  }
+}
 
 }  // namespace
 
@@ -29,9 +39,9 @@ TEST_CASE("ThreadHeartbeat: alive while every thread runs its probes, not while 
 
   ThreadHeartbeat heartbeat({first.get_executor(), second.get_executor()});
   CHECK(heartbeat.beat());  // nothing asked yet
-  settle();
+  settle({&first, &second});
   CHECK(heartbeat.beat());
-  settle();
+  settle({&first, &second});
   CHECK(heartbeat.beat());
 
   // The second thread is wedged in a handler: the probe posted behind it does not run.
@@ -43,13 +53,13 @@ TEST_CASE("ThreadHeartbeat: alive while every thread runs its probes, not while 
   });
   while (!entered) std::this_thread::yield();
   heartbeat.beat();  // the probe it posts waits behind the stuck handler
-  settle();
+  settle({&first});  // the second cannot settle: it is stuck
   CHECK_FALSE(heartbeat.beat());
-  settle();
+  settle({&first});
   CHECK_FALSE(heartbeat.beat());
 
   release.set_value();
-  settle();
+  settle({&first, &second});
   CHECK(heartbeat.beat());
 
   work_first.reset();
