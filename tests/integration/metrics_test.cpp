@@ -23,7 +23,6 @@ constexpr char kStranger[] = "127.0.0.43";
 constexpr char kId[] = "i-0aaaaaaaaaaaaaaa1";
 constexpr char kOtherId[] = "i-0aaaaaaaaaaaaaaa2";
 constexpr char kTokenHeader[] = "X-aws-ec2-metadata-token";
-constexpr char kTtlHeader[] = "X-aws-ec2-metadata-token-ttl-seconds";
 constexpr char kSecretKey[] = "metrics-test-secret-key-0123456789abcdef";
 
 using Series = std::map<std::string, double>;  // `name{labels}` -> value
