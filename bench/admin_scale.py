@@ -112,7 +112,7 @@ def import_fleet(env, cloudmeta, loadgen, count):
     return time.perf_counter() - started
 
 
-def import_one(env, cloudmeta, count):
+def import_one(env, cloudmeta):
     line = json.dumps({"instance_id": "i-0fffffffffffffff0", "ip": "127.15.255.254",
                        "hostname": "one-more"}) + "\n"
     started = time.perf_counter()
@@ -206,7 +206,7 @@ def run_size(args, count, database_url, work):
     cloudmeta = os.path.join(args.build, "cloudmeta")
     loadgen = os.path.join(args.build, "bench", "cloudmeta_loadgen")
     import_s = import_fleet(env, cloudmeta, loadgen, count)
-    one_s = import_one(env, cloudmeta, count)
+    one_s = import_one(env, cloudmeta)
     token = subprocess.run([cloudmeta, "token", "create", "--name", f"bench{count}"], env=env,
                            check=True, capture_output=True, text=True).stdout.split()[-1]
     port, admin_port = free_port(), free_port()

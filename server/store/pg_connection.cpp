@@ -70,7 +70,7 @@ std::string_view PgRows::view(int row, int column) const {
 }
 
 std::int64_t PgRows::integer(int row, int column) const {
-  const std::string value = text(row, column);
+  const std::string_view value = view(row, column);
   std::int64_t out = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
   if (ec != std::errc() || end != value.data() + value.size()) {
