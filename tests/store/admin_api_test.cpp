@@ -213,7 +213,7 @@ json without_times(json record) {
 
 }  // namespace
 
-TEST_CASE("healthz answers without credentials; other methods get 405") {
+TEST_CASE("healthz answers without credentials, other methods get 405") {
   Harness h;
   Request req{verb::get, "/healthz", 11};
   Response res = h.send(req);
@@ -337,7 +337,7 @@ TEST_CASE("auth matrix") {
   }
 }
 
-TEST_CASE("auth: a token's use is noted in memory, written coalesced; a revoked one is refused") {
+TEST_CASE("auth: a token's use is noted in memory, written coalesced, a revoked one is refused") {
   Harness h;
   const std::string other = h.add_token("deploy");
   Request req = h.request(verb::get, "/api/v1/instances");
@@ -390,7 +390,7 @@ TEST_CASE("auth: failures are logged with peer and username, never with a secret
   }
 }
 
-TEST_CASE("routing: unknown paths are 404 JSON; the API hides its routes from strangers") {
+TEST_CASE("routing: unknown paths are 404 JSON, the API hides its routes from strangers") {
   Harness h;
   check_error(h.send(verb::get, "/index.html"), status::not_found);  // "/" is the admin page
   check_error(h.send(verb::get, "/latest/meta-data/"), status::not_found);
@@ -609,7 +609,7 @@ TEST_CASE("PATCH merges (RFC 7386): members replace, objects merge, null removes
   CHECK(without_times(body_of(res)) == without_times(record));
 }
 
-TEST_CASE("PATCH may not change instance_id; unknown instances are 404") {
+TEST_CASE("PATCH may not change instance_id, unknown instances are 404") {
   Harness h;
   const std::string path = std::string("/api/v1/instances/") + kId;
   check_error(h.send(verb::patch, path, json{{"hostname", "x"}}), status::not_found);
@@ -752,7 +752,7 @@ void refuse_audit_entries(const Harness& h) {
 
 }  // namespace
 
-TEST_CASE("an unpaginated listing of a big fleet is refused; limit and cursor page through it") {
+TEST_CASE("an unpaginated listing of a big fleet is refused, limit and cursor page through it") {
   Harness h;
   h.store().transaction([&] {
     for (int i = 0; i < 1001; ++i) {

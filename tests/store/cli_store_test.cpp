@@ -178,7 +178,7 @@ std::string write_file(const TempDatabase& db, const std::string& name, const st
 
 }  // namespace
 
-TEST_CASE("import: counts created, replaced, unchanged; importing twice changes nothing") {
+TEST_CASE("import: counts created, replaced, unchanged, importing twice changes nothing") {
   TempDatabase db;
   const std::string first =
       write_file(db, "first.jsonl", record_line(1) + record_line(2) + record_line(3));

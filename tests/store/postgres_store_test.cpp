@@ -399,7 +399,7 @@ TEST_CASE("postgres store: a statement the server sits on is cut at DATABASE_TIM
 
 // A standby, or default_transaction_read_only: reads go on, writes are kReadOnly (the admin API's
 // 503 with a clear message, not a 500), and they work again once the database accepts them.
-TEST_CASE("postgres store: a read-only database answers reads; writes are kReadOnly") {
+TEST_CASE("postgres store: a read-only database answers reads, writes are kReadOnly") {
   cm::testing::PgTestDatabase db;
   {
     auto store = cm::open_store(db.url("sslmode=disable"));

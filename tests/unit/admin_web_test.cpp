@@ -96,7 +96,7 @@ TEST_CASE("admin web: failed passwords are limited per address range and per use
   CHECK(limiter.retry_after(ip("10.0.0.1"), "admin", t + LoginLimiter::kWindow.count()) == 0);
 }
 
-TEST_CASE("admin web: IPv6 guessers are limited per /64; a forgiven attempt does not count") {
+TEST_CASE("admin web: IPv6 guessers are limited per /64, a forgiven attempt does not count") {
   LoginLimiter limiter;
   const auto ip = [](const char* text) { return *cm::IpKey::parse(text); };
   CHECK(LoginLimiter::address_range(ip("2001:db8:1:2:aaaa::1")) == "2001:db8:1:2::/64");

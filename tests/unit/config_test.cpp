@@ -205,7 +205,7 @@ TEST_CASE("TRUSTED_PROXIES") {
   CHECK(error_of("TRUSTED_PROXIES", "nonsense").find("got 'nonsense'") != std::string::npos);
 }
 
-TEST_CASE("ADMIN_ALLOWED_HOSTS: names without port, lower-cased; * alone; localhost by default") {
+TEST_CASE("ADMIN_ALLOWED_HOSTS: names without port, lower-cased, * alone, localhost by default") {
   CHECK(parse({}).admin_allowed_hosts == std::vector<std::string>{"localhost"});
   CHECK(parse({{"ADMIN_ALLOWED_HOSTS", "Admin.Example, localhost hv1.mgmt.example"}})
             .admin_allowed_hosts ==

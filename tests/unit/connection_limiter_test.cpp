@@ -34,7 +34,7 @@ TEST_CASE("the total and per-source caps refuse, and a released slot is free aga
   CHECK(counts.refused_total_full == 1);
 }
 
-TEST_CASE("a source that reconnects keeps its entry; sources that come and go are swept") {
+TEST_CASE("a source that reconnects keeps its entry, sources that come and go are swept") {
   ConnectionLimiter limiter(100, 2);
   for (int round = 0; round < 3; ++round) {
     std::optional<ConnectionLimiter::Slot> slot;

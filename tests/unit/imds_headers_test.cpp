@@ -42,7 +42,7 @@ TEST_CASE("the metadata headers are found whatever their case, and absent ones s
   CHECK_FALSE(p.ttl);
 }
 
-TEST_CASE("only the chosen proxy header names the caller; X-Forwarded-For is noted either way") {
+TEST_CASE("only the chosen proxy header names the caller, X-Forwarded-For is noted either way") {
   http::fields proxied;
   proxied.insert("X-Forwarded-For", "198.18.0.7");
   proxied.insert("x-real-ip", "198.18.0.9");
@@ -77,7 +77,7 @@ TEST_CASE("every line of the proxy header counts, joined in order into one list"
   CHECK(list.data() == one.begin()->value().data());
 }
 
-TEST_CASE("names of the same length that are not ours are ignored; the first repeat wins") {
+TEST_CASE("names of the same length that are not ours are ignored, the first repeat wins") {
   http::fields f;
   f.insert("X-Forwarded-Bar", "no");                           // 15 bytes, like X-Forwarded-For
   f.insert("X-Real-IQ", "no");                                 // 9, like X-Real-IP

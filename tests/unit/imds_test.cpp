@@ -67,7 +67,7 @@ TEST_CASE("GET / lists the versions, oldest first, latest last, no trailing newl
   }
 }
 
-TEST_CASE("every listed version serves the tree; unknown versions are 404") {
+TEST_CASE("every listed version serves the tree, unknown versions are 404") {
   Fixture f;
   for (auto v : {"1.0", "2009-04-04", "2016-09-02", "2018-09-24", "2021-03-23", "latest"}) {
     CAPTURE(v);
@@ -157,7 +157,7 @@ TEST_CASE("token PUT with a missing, non-numeric or out-of-range TTL is 400") {
   }
 }
 
-TEST_CASE("token PUT carrying X-Forwarded-For is 403; a versioned token path is 403") {
+TEST_CASE("token PUT carrying X-Forwarded-For is 403, a versioned token path is 403") {
   Fixture f;
   CHECK(f.put_token("60", "/latest/api/token", true).status == 403);
   CHECK(f.put_token("60", "/2021-03-23/api/token").status == 403);

@@ -351,7 +351,7 @@ TEST_CASE("iam: info and credentials exactly as AWS prints them, absent without 
         "}");
 }
 
-TEST_CASE("iam ARN follows the partition; the profile id is stable per account and role") {
+TEST_CASE("iam ARN follows the partition, the profile id is stable per account and role") {
   InstanceRecord r = minimal();
   r.region = "us-gov-west-1";
   r.iam.role = "r";

@@ -26,7 +26,7 @@ TEST_CASE("arena allocations are aligned, distinct, and span several blocks") {
   big[0] = big[(3 << 20) - 1] = 'y';
 }
 
-TEST_CASE("a map on an arena works as any map; its copy allocates from the heap") {
+TEST_CASE("a map on an arena works as any map, its copy allocates from the heap") {
   using Map = std::unordered_map<int, std::string, std::hash<int>, std::equal_to<int>,
                                  ArenaAllocator<std::pair<const int, std::string>>>;
   const ArenaAllocator<std::pair<const int, std::string>> on_arena(std::make_shared<NodeArena>());

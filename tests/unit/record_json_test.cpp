@@ -212,7 +212,7 @@ TEST_CASE("addresses are canonicalised") {
   CHECK(refused_field(with(minimal(), {{"public_ipv4", "1.2.3"}})) == "public_ipv4");
 }
 
-TEST_CASE("MAC addresses are lowercased; anything else is refused") {
+TEST_CASE("MAC addresses are lowercased, anything else is refused") {
   CHECK(record_from_json(with(minimal(), {{"mac", "0E:49:61:0F:C3:1A"}})).mac ==
         "0e:49:61:0f:c3:1a");
   for (const char* bad : {"0e-49-61-0f-c3-11", "0e:49:61:0f:c3", "0e:49:61:0f:c3:1g",

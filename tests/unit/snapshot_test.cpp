@@ -174,7 +174,7 @@ OwnedRows stored_fleet(int count) {
 
 }  // namespace
 
-TEST_CASE("a write copies its shard's rows not yet rendered; each snapshot renders its own") {
+TEST_CASE("a write copies its shard's rows not yet rendered, each snapshot renders its own") {
   const OwnedRows rows = stored_fleet(600);
   auto before = [&rows] {
     Snapshot::Builder builder(600);
