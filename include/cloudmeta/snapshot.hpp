@@ -8,10 +8,13 @@
 //   packed into a block with its neighbours' (cloudmeta/packed_row.hpp; docs/benchmarks.md,
 //   "Start-up and memory"). A write renders at once (Fleet refuses what cannot be rendered
 //   before it stores it), so its entry is ready.
-// - The map is split into kShardCount shards behind shared pointers: a write copies the one
-//   shard its address falls in and shares the others with the previous snapshot, so a write
-//   costs O(fleet / kShardCount), not O(fleet). Other hosts' writes are applied the same way,
-//   a batch at a time (Snapshot::Editor): each shard the batch touches is copied once.
+// - The map is split into kShardCount (65,536) shards, 256 groups of 256, each behind a shared
+//   pointer: a write copies the one shard its address falls in, that shard's group (256
+//   pointers) and the snapshot's 256 group pointers, and shares everything else with the
+//   previous snapshot. At a million instances a shard holds about 15 entries, so a write costs
+//   about the same at 10,000 and at 1,000,000 instances (docs/benchmarks.md, "Fleet sync").
+//   Other hosts' writes are applied the same way, a batch at a time (Snapshot::Editor): each
+//   shard and group the batch touches is copied once.
 #pragma once
 
 #include <array>
@@ -84,11 +87,17 @@ std::uint64_t row_fingerprint(const StoredInstance& row);
 
 class Snapshot {
  public:
-  static constexpr std::size_t kShardCount = 256;
+  static constexpr std::size_t kGroupCount = 256;
+  static constexpr std::size_t kShardsPerGroup = 256;
+  static constexpr std::size_t kShardCount = kGroupCount * kShardsPerGroup;
   // A loaded shard's nodes come from its build's NodeArena; a shard copied for a write, from
   // the heap.
   using Shard = std::unordered_map<IpKey, SnapshotEntry, IpKeyHash, std::equal_to<IpKey>,
                                    ArenaAllocator<std::pair<const IpKey, SnapshotEntry>>>;
+  // Empty shards are all one shared empty shard.
+  struct ShardGroup {
+    std::array<std::shared_ptr<const Shard>, kShardsPerGroup> shards;
+  };
 
   Snapshot();
 
@@ -118,7 +127,9 @@ class Snapshot {
     RowArena rows_;
     std::shared_ptr<const Snapshot> previous_;
     std::shared_ptr<NodeArena> nodes_;
-    std::array<Shard, kShardCount> shards_;
+    std::size_t reserve_per_shard_ = 0;
+    // Made on the first entry that falls in them: most of a small fleet's shards stay empty.
+    std::vector<std::unique_ptr<Shard>> shards_;
     std::vector<std::string> skipped_;
   };
 
@@ -144,10 +155,15 @@ class Snapshot {
     std::shared_ptr<const Snapshot> finish(std::int64_t revision);
 
    private:
+    // The group and shards copied for this edit (null: still shared with the base).
+    struct OwnedGroup {
+      ShardGroup* group = nullptr;
+      std::array<Shard*, kShardsPerGroup> shards{};
+    };
     Shard& own(const IpKey& key);
 
     std::shared_ptr<Snapshot> next_;
-    std::array<Shard*, kShardCount> owned_{};  // the shards copied for this edit, else null
+    std::array<std::unique_ptr<OwnedGroup>, kGroupCount> owned_;
   };
 
   // A copy with one record added or replaced (old_ip: the address it had before, if any).
@@ -162,7 +178,8 @@ class Snapshot {
     return found ? found->rendered() : nullptr;
   }
   const SnapshotEntry* entry(const IpKey& caller) const {
-    const Shard& shard = *shards_[shard_of(caller)];
+    const std::size_t index = shard_of(caller);
+    const Shard& shard = *groups_[index / kShardsPerGroup]->shards[index % kShardsPerGroup];
     auto it = shard.find(caller);
     return it == shard.end() ? nullptr : &it->second;
   }
@@ -171,20 +188,23 @@ class Snapshot {
   // Every entry, shard by shard, in no particular order (to compare two hosts' snapshots).
   template <class Visit>
   void for_each(Visit&& visit) const {
-    for (const auto& shard : shards_) {
-      for (const auto& [key, entry] : *shard) visit(key, entry);
+    for (const auto& group : groups_) {
+      for (const auto& shard : group->shards) {
+        for (const auto& [key, entry] : *shard) visit(key, entry);
+      }
     }
   }
 
  private:
   // Fibonacci hashing of the key's hash: the top bits depend on every bit of it (IPv4 keys
-  // differ only in the hash's upper half).
+  // differ only in the hash's upper half). The top 8 bits pick the group, the next 8 the shard
+  // in it.
   static std::size_t shard_of(const IpKey& key) {
-    return static_cast<std::size_t>((IpKeyHash{}(key) * 0x9E3779B97F4A7C15ull) >> 56);
+    return static_cast<std::size_t>((IpKeyHash{}(key) * 0x9E3779B97F4A7C15ull) >> 48);
   }
-  static_assert(kShardCount == 256, "shard_of() keeps the top 8 bits");
+  static_assert(kShardCount == std::size_t{1} << 16, "shard_of() keeps the top 16 bits");
 
-  std::array<std::shared_ptr<const Shard>, kShardCount> shards_;
+  std::array<std::shared_ptr<const ShardGroup>, kGroupCount> groups_;
   std::size_t size_ = 0;
   std::int64_t revision_ = -1;
 };

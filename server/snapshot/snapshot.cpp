@@ -20,6 +20,17 @@ const std::shared_ptr<const Snapshot::Shard>& empty_shard() {
   return empty;
 }
 
+std::shared_ptr<Snapshot::ShardGroup> new_group() {
+  auto group = std::make_shared<Snapshot::ShardGroup>();
+  group->shards.fill(empty_shard());
+  return group;
+}
+
+const std::shared_ptr<const Snapshot::ShardGroup>& empty_group() {
+  static const std::shared_ptr<const Snapshot::ShardGroup> empty = new_group();
+  return empty;
+}
+
 }  // namespace
 
 SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered)
@@ -97,20 +108,19 @@ std::uint64_t row_fingerprint(const StoredInstance& row) {
   return h == 0 ? 1 : h;
 }
 
-Snapshot::Snapshot() { shards_.fill(empty_shard()); }
+Snapshot::Snapshot() { groups_.fill(empty_group()); }
 
 Snapshot::Builder::Builder(std::size_t expected_rows, std::shared_ptr<const Snapshot> previous)
-    : previous_(std::move(previous)), nodes_(std::make_shared<NodeArena>()) {
-  // Hashing spreads a million addresses over the shards within about +-2 % of the mean, so a
-  // tenth more leaves no shard to rehash.
+    : previous_(std::move(previous)), nodes_(std::make_shared<NodeArena>()),
+      shards_(kShardCount) {
+  // With about 15 entries per shard at a million rows, the counts vary more than a big shard's
+  // would (a Poisson spread: one shard in a thousand gets 2x the mean), so a third more is
+  // reserved; the rest rehash once.
   // The hint is only a hint (SQLite's max(rowid) of a hand-edited table can be anything): beyond
   // 8 Mi rows the shards grow as they fill instead of reserving memory up front.
   constexpr std::size_t kMaxReservedRows = std::size_t{1} << 23;
   const std::size_t per_shard = std::min(expected_rows, kMaxReservedRows) / kShardCount;
-  const ArenaAllocator<Shard::value_type> allocator(nodes_);
-  for (auto& shard : shards_) {
-    shard = Shard(per_shard + per_shard / 10 + 1, IpKeyHash{}, std::equal_to<IpKey>{}, allocator);
-  }
+  reserve_per_shard_ = per_shard + per_shard / 3 + 1;
 }
 
 std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
@@ -122,7 +132,12 @@ std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
 
 template <class Value>
 void Snapshot::Builder::insert(const IpKey& key, Value&& value) {
-  Shard& shard = shards_[shard_of(key)];
+  std::unique_ptr<Shard>& slot = shards_[shard_of(key)];
+  if (!slot) {
+    slot = std::make_unique<Shard>(reserve_per_shard_, IpKeyHash{}, std::equal_to<IpKey>{},
+                                   ArenaAllocator<Shard::value_type>(nodes_));
+  }
+  Shard& shard = *slot;
   auto [it, inserted] = shard.try_emplace(key, std::forward<Value>(value));
   if (inserted) return;
   // try_emplace left `value` alone: the later row for an address wins.
@@ -151,15 +166,20 @@ void Snapshot::Builder::add(const StoredInstance& row) {
 
 std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision) {
   auto snapshot = std::make_shared<Snapshot>();
-  for (std::size_t i = 0; i < kShardCount; ++i) {
-    Shard& shard = shards_[i];
-    if (shard.empty()) continue;
-    // A hint far above the count (SQLite's max(rowid) after many deletions) would otherwise
-    // keep its empty buckets for the snapshot's life. (Growing without a hint leaves at most
-    // about twice as many buckets as entries.)
-    if (shard.bucket_count() > 4 * shard.size() + 16) shard.rehash(0);
-    snapshot->size_ += shard.size();
-    snapshot->shards_[i] = std::make_shared<const Shard>(std::move(shard));
+  for (std::size_t g = 0; g < kGroupCount; ++g) {
+    std::shared_ptr<ShardGroup> group;
+    for (std::size_t s = 0; s < kShardsPerGroup; ++s) {
+      std::unique_ptr<Shard> shard = std::move(shards_[g * kShardsPerGroup + s]);
+      if (!shard || shard->empty()) continue;
+      // A hint far above the count (SQLite's max(rowid) after many deletions) would otherwise
+      // keep its empty buckets for the snapshot's life. (Growing without a hint leaves at most
+      // about twice as many buckets as entries.)
+      if (shard->bucket_count() > 4 * shard->size() + 16) shard->rehash(0);
+      snapshot->size_ += shard->size();
+      if (!group) group = new_group();
+      group->shards[s] = std::shared_ptr<const Shard>(std::move(shard));
+    }
+    if (group) snapshot->groups_[g] = std::move(group);
   }
   snapshot->revision_ = revision;
   return snapshot;
@@ -177,20 +197,28 @@ std::shared_ptr<const Snapshot> Snapshot::build(std::vector<InstanceRecord> reco
 Snapshot::Editor::Editor(const Snapshot& base)
     : next_(std::make_shared<Snapshot>(base)) {}  // copies shard pointers only
 
+// The copies are this edit's alone until the snapshot is published.
 Snapshot::Shard& Snapshot::Editor::own(const IpKey& key) {
   const std::size_t index = shard_of(key);
-  if (!owned_[index]) {
-    // The copy is this edit's alone until the snapshot is published.
-    auto copy = std::make_shared<Shard>(*next_->shards_[index]);
-    owned_[index] = copy.get();
-    next_->shards_[index] = std::move(copy);
+  std::unique_ptr<OwnedGroup>& owned = owned_[index / kShardsPerGroup];
+  if (!owned) {
+    owned = std::make_unique<OwnedGroup>();
+    auto copy = std::make_shared<ShardGroup>(*next_->groups_[index / kShardsPerGroup]);
+    owned->group = copy.get();
+    next_->groups_[index / kShardsPerGroup] = std::move(copy);
   }
-  return *owned_[index];
+  Shard*& shard = owned->shards[index % kShardsPerGroup];
+  if (!shard) {
+    std::shared_ptr<const Shard>& slot = owned->group->shards[index % kShardsPerGroup];
+    auto copy = std::make_shared<Shard>(*slot);
+    shard = copy.get();
+    slot = std::move(copy);
+  }
+  return *shard;
 }
 
 void Snapshot::Editor::erase(const IpKey& key) {
-  const Shard& shard = *next_->shards_[shard_of(key)];
-  if (shard.find(key) == shard.end()) return;
+  if (!next_->entry(key)) return;
   own(key).erase(key);
   --next_->size_;
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 using namespace cloudmeta;
@@ -184,7 +185,7 @@ TEST_CASE("a write copies its shard's rows not yet rendered, each snapshot rende
   const RenderedInstance* early = before->find(key(record(7)));  // rendered before the writes
   REQUIRE(early != nullptr);
 
-  // Every other instance written: nearly every shard is copied, several times over.
+  // Every other instance written: each write copies its shard and that shard's group.
   auto after = before;
   for (int i = 0; i < 600; i += 2) {
     auto changed = record(i);
@@ -203,6 +204,33 @@ TEST_CASE("a write copies its shard's rows not yet rendered, each snapshot rende
     CHECK(rendered->instance_id() == record(i).instance_id);
     CHECK(rendered->find("meta-data/placement/region")->body ==
           (i % 2 ? "eu-west-1" : "us-east-1"));
+  }
+}
+
+TEST_CASE("a write copies a handful of entries, not a share of the fleet") {
+  // What a write costs must not grow with the fleet (issue 17): with 60,000 instances, 256
+  // shards meant copying ~234 entries per write; a shard now holds about one.
+  constexpr int kFleet = 60'000;
+  const auto before = Snapshot::build(fleet(kFleet), 1);
+  std::unordered_map<IpKey, const SnapshotEntry*, IpKeyHash> entries;
+  before->for_each([&entries](const IpKey& k, const SnapshotEntry& e) { entries[k] = &e; });
+  REQUIRE(entries.size() == kFleet);
+
+  for (const int written : {0, 12'345, kFleet - 1}) {
+    CAPTURE(written);
+    auto changed = record(written);
+    changed.region = "us-east-1";
+    const auto after = before->with(changed.ip, render(changed), changed.ip, 2);
+    std::size_t copied = 0, seen = 0;
+    after->for_each([&](const IpKey& k, const SnapshotEntry& e) {
+      ++seen;
+      if (entries.at(k) != &e) ++copied;
+    });
+    CHECK(seen == kFleet);
+    CHECK(copied >= 1);  // the written one
+    CHECK(copied <= 16);
+    CHECK(after->find(key(changed))->find("meta-data/placement/region")->body == "us-east-1");
+    CHECK(before->find(key(changed))->find("meta-data/placement/region")->body == "eu-west-1");
   }
 }
 
