@@ -21,8 +21,12 @@ else()
            "$<TARGET_FILE:cloudmeta>")
   set(images_timeout 900)
 endif()
+# COST: ctest starts the costliest tests first. The tier is one chain (an image build of
+# minutes, then its tests one at a time under the podman lock), the longest in the suite: started
+# last, as its place in the file would have it on a machine with no timings yet (CI), it ran
+# alone at the end while the other slot of `-j2` stood idle.
 set_tests_properties(container.images PROPERTIES LABELS container TIMEOUT ${images_timeout}
-                     FIXTURES_SETUP container_images RESOURCE_LOCK podman)
+                     FIXTURES_SETUP container_images RESOURCE_LOCK podman COST 10000)
 add_test(NAME container.cleanup COMMAND bash "${container_dir}/cleanup.sh" ${container_args})
 set_tests_properties(container.cleanup PROPERTIES LABELS container TIMEOUT 120
                      FIXTURES_CLEANUP container_images RESOURCE_LOCK podman)
@@ -30,5 +34,5 @@ set_tests_properties(container.cleanup PROPERTIES LABELS container TIMEOUT 120
 foreach(name IN ITEMS test_image test_compose test_systemd_pid1)
   add_test(NAME container.${name} COMMAND bash "${container_dir}/${name}.sh" ${container_args})
   set_tests_properties(container.${name} PROPERTIES LABELS container TIMEOUT 600
-                       FIXTURES_REQUIRED container_images RESOURCE_LOCK podman)
+                       FIXTURES_REQUIRED container_images RESOURCE_LOCK podman COST 5000)
 endforeach()
