@@ -17,6 +17,7 @@ build_packages=(
   libsystemd-dev              # sd_notify (Type=notify, watchdog) and socket activation
   doctest-dev
   libyaml-cpp-dev             # the admin page's cloud-config (YAML) syntax check
+  libnl-3-dev libnl-route-3-dev  # CALLER_BINDING: the kernel's neighbour and bridge tables
 )
 test_packages=(
   # real clients and real tools

@@ -40,6 +40,12 @@ struct Limits {
 // or a caller could pick whichever of the two its proxy leaves as the caller sent it.
 enum class ProxyHeader { kXForwardedFor, kXRealIp };
 
+// What ties a caller to its record (CALLER_BINDING; docs/hypervisor.md, "Binding callers").
+// kAddress: the source address alone (anyone who can send from it is that VM). kMac: also the
+// MAC the kernel's neighbour table has for the peer must be the record's `mac`. kPort: also the
+// bridge port (or tap) that MAC was learned on must be the record's `interface`.
+enum class CallerBinding { kAddress, kMac, kPort };
+
 struct Config {
   std::string bind = "0.0.0.0";
   std::uint16_t port = 8000;  // 0 = any free port (tests); the chosen port is logged
@@ -53,6 +59,7 @@ struct Config {
   std::vector<Cidr> trusted_proxies;
   std::string trusted_proxies_text;  // TRUSTED_PROXIES as given, for describe()
   ProxyHeader trusted_proxy_header = ProxyHeader::kXForwardedFor;
+  CallerBinding caller_binding = CallerBinding::kAddress;
   Limits imds_limits;
   Limits admin_limits{.body_limit = 1024 * 1024};  // instance records with 16 KiB user-data
   std::chrono::milliseconds refresh_interval{1000};  // how often other writers are looked for

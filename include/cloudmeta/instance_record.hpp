@@ -40,6 +40,9 @@ struct InstanceRecord {
   std::string public_hostname;
   std::string public_ipv4;
   std::string mac;  // empty -> derived from instance_id (0e:xx:xx:xx:xx:xx)
+  // The bridge port (libvirt's vnetN, a tap, a veth) the VM's frames arrive on; checked under
+  // CALLER_BINDING=port, not served to the guest.
+  std::string interface;
 
   std::string ami_id;
   std::string ami_manifest_path;

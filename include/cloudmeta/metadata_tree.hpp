@@ -30,12 +30,22 @@ struct StringHash {
   }
 };
 
+// What the record says the VM's frames carry, for CALLER_BINDING (never served): the record's
+// own `mac` (lower case; empty when the record has none, whatever meta-data/mac derives) and
+// `interface`.
+struct LinkBinding {
+  std::string mac;
+  std::string interface;
+};
+
 class RenderedInstance {
  public:
   using NodeMap = std::unordered_map<std::string, Node, StringHash, std::equal_to<>>;
 
-  RenderedInstance(std::string instance_id, MetadataOptions options, NodeMap nodes)
-      : instance_id_(std::move(instance_id)), options_(options), nodes_(std::move(nodes)) {}
+  RenderedInstance(std::string instance_id, MetadataOptions options, NodeMap nodes,
+                   LinkBinding binding = {})
+      : instance_id_(std::move(instance_id)), options_(options), nodes_(std::move(nodes)),
+        binding_(std::move(binding)) {}
 
   const Node* find(std::string_view path) const {
     auto it = nodes_.find(path);
@@ -44,11 +54,13 @@ class RenderedInstance {
   const std::string& instance_id() const { return instance_id_; }
   const MetadataOptions& options() const { return options_; }
   const NodeMap& nodes() const { return nodes_; }
+  const LinkBinding& binding() const { return binding_; }
 
  private:
   std::string instance_id_;
   MetadataOptions options_;
   NodeMap nodes_;
+  LinkBinding binding_;
 };
 
 // Renders a validated record with AWS-like defaults for unset fields (docs/metadata.md).

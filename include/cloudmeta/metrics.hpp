@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cloudmeta/caller_binding.hpp"
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/store.hpp"
 
@@ -83,6 +84,7 @@ struct alignas(64) ImdsShard {
   Counter latency[kLatencyBuckets];  // per bucket, not cumulative
   Counter latency_sum_ns;
   Counter refused[kRefusalStatuses.size()];
+  Counter binding_refused[kBindingRefusalCount];  // by BindingRefusal (kNone unused)
 
   // One answered request (imds::respond or the throttle).
   void record(const imds::Response& r, std::chrono::nanoseconds latency_ns) {
@@ -96,6 +98,10 @@ struct alignas(64) ImdsShard {
   // A request refused by the parser (400, 413, 431), answered and closed.
   void record_refusal(int status) {
     refused[status == 413 ? 1 : status == 431 ? 2 : 0].add();
+  }
+  // A request whose caller CALLER_BINDING refused (answered as an unknown caller).
+  void record_binding_refusal(BindingRefusal why) {
+    binding_refused[static_cast<std::size_t>(why)].add();
   }
 };
 
@@ -119,6 +125,7 @@ struct Sample {
   std::uint64_t latency[kLatencyBuckets] = {};  // per bucket
   std::uint64_t latency_sum_ns = 0;
   std::uint64_t refused[kRefusalStatuses.size()] = {};
+  std::uint64_t binding_refused[kBindingRefusalCount] = {};
   struct Surface {
     std::string name;
     ConnectionStats stats;

@@ -151,6 +151,9 @@ const OtherSetting kOtherSettings[] = {
      "proxy addresses/CIDRs (comma/space list) whose TRUSTED_PROXY_HEADER names the caller"},
     {"TRUSTED_PROXY_HEADER", "x-forwarded-for",
      "x-forwarded-for | x-real-ip: the one header in which a trusted proxy names the caller"},
+    {"CALLER_BINDING", "address",
+     "address | mac | port: what a caller must show besides its source address (the neighbour "
+     "table's MAC, and the bridge port it was learned on)"},
     {"SNAPSHOT_CACHE", "snapshot.cache",
      "file keeping the last snapshot, served at start when the database does not answer; "
      "off = none"},
@@ -311,6 +314,18 @@ std::string_view proxy_header_name(ProxyHeader h) {
   return h == ProxyHeader::kXRealIp ? "x-real-ip" : "x-forwarded-for";
 }
 
+CallerBinding parse_caller_binding(std::string_view value) {
+  const std::string v = lower(value);
+  if (v == "address") return CallerBinding::kAddress;
+  if (v == "mac") return CallerBinding::kMac;
+  if (v == "port") return CallerBinding::kPort;
+  fail("CALLER_BINDING", "one of address, mac, port", value);
+}
+
+std::string_view caller_binding_name(CallerBinding b) {
+  return b == CallerBinding::kPort ? "port" : b == CallerBinding::kMac ? "mac" : "address";
+}
+
 std::string_view format_name(LogFormat f) { return f == LogFormat::kJson ? "json" : "text"; }
 
 }  // namespace
@@ -351,6 +366,7 @@ Config Config::from_env(const Lookup& lookup) {
     c.trusted_proxies_text = *v;
   }
   if (auto v = get("TRUSTED_PROXY_HEADER")) c.trusted_proxy_header = parse_proxy_header(*v);
+  if (auto v = get("CALLER_BINDING")) c.caller_binding = parse_caller_binding(*v);
   return c;
 }
 
@@ -373,6 +389,7 @@ std::string Config::describe() const {
   add("LOG_FORMAT", format_name(log_format));
   add("TRUSTED_PROXIES", trusted_proxies_text.empty() ? "(none)" : trusted_proxies_text);
   add("TRUSTED_PROXY_HEADER", proxy_header_name(trusted_proxy_header));
+  add("CALLER_BINDING", caller_binding_name(caller_binding));
   add("METRICS_PUBLIC", metrics_public ? "true" : "false");
   add("ADMIN_ALLOWED_HOSTS", joined(admin_allowed_hosts));
   return out;

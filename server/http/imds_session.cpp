@@ -10,6 +10,7 @@
 #include "http/imds_headers.hpp"
 #include "http/imds_reader.hpp"
 #include "http/imds_response_head.hpp"
+#include "http/peer_binding.hpp"
 #include "http/session_scratch.hpp"
 #include "http/snapshot_cache.hpp"
 #include "http/sessions.hpp"
@@ -82,6 +83,7 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
   bool first = true;
   std::int64_t noted_at = -1;  // when this connection last noted its caller in LastSeen
   IpKey noted_caller;
+  PeerBinding binding(context.neighbours, context.config.caller_binding);
 
   // Shutting down: answer what is in flight, then close rather than wait for another request.
   while (first || !sweeper.draining()) {
@@ -119,13 +121,20 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
     const auto identity = identify_caller(peer, headers.forwarding, context.config.trusted_proxies,
                                           context.config.trusted_proxy_header);
     const imds::Request view = imds_request_view(req, headers, identity);
+    // Before the snapshot is taken: the lookup may wait, and the stretch below must not.
+    if (binding.enabled() && !binding.resolved()) co_await binding.resolve(peer);
 
     // The body is copied behind the head before the write, so the snapshot need not outlive
     // this synchronous stretch; only the access log, written after the write, keeps it.
     const auto& snapshot = current_snapshot(context.snapshots);
     const std::shared_ptr<const Snapshot> held_for_log = logging ? snapshot : nullptr;
     const auto now = static_cast<std::int64_t>(std::time(nullptr));
-    const imds::Response response = answer(view, *snapshot, context, now);
+    const BindingRefusal refusal = binding.enabled()
+                                       ? binding.verdict(*snapshot, identity.caller, peer)
+                                       : BindingRefusal::kNone;
+    if (refusal != BindingRefusal::kNone) counters.record_binding_refusal(refusal);
+    const imds::Response response =
+        answer(view, refusal == BindingRefusal::kNone ? *snapshot : empty_snapshot(), context, now);
     // "Last seen" has a resolution of one second: a connection notes its caller once per second
     // at most, so a keep-alive client's requests skip the table's lock (5.5 % of a GET's
     // instructions when every request noted it).

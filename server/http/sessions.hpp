@@ -8,6 +8,7 @@
 
 #include "cloudmeta/admin_api.hpp"
 #include "cloudmeta/asio.hpp"
+#include "cloudmeta/caller_binding.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/snapshot.hpp"
@@ -24,6 +25,8 @@ struct ImdsContext {
   const TokenAuthority& tokens;
   RateLimiter& rate_limiter;
   LastSeen* last_seen = nullptr;  // notes each caller that matched an instance (admin page)
+  // CALLER_BINDING=mac|port: the kernel's tables; null under CALLER_BINDING=address.
+  const NeighbourTable* neighbours = nullptr;
 };
 
 // `sweeper`: the deadlines of the metadata connections on this thread (one per I/O thread).

@@ -383,7 +383,8 @@ std::shared_ptr<const RenderedInstance> render(const InstanceRecord& record) {
     std::move(added.begin(), added.end(), std::back_inserter(leaves));
   }
   return std::make_shared<const RenderedInstance>(record.instance_id, record.metadata_options,
-                                                  finish(leaves, record));
+                                                  finish(leaves, record),
+                                                  LinkBinding{record.mac, record.interface});
 }
 
 }  // namespace cloudmeta

@@ -174,6 +174,15 @@ std::string render(const Sample& s) {
            "Metadata requests from an address that matches no instance (answered 404).");
   w.sample("cloudmeta_unknown_callers_total", {}, outcome(imds::Outcome::kUnknownCaller));
 
+  w.family("cloudmeta_binding_refusals_total", "counter",
+           "Metadata requests answered as from an unknown caller because CALLER_BINDING did not "
+           "hold (the neighbour table's MAC or the bridge port was not the record's), by reason.");
+  for (std::size_t i = 1; i < kBindingRefusalCount; ++i) {
+    w.sample("cloudmeta_binding_refusals_total",
+             {{"reason", std::string(binding_refusal_name(static_cast<BindingRefusal>(i)))}},
+             s.binding_refused[i]);
+  }
+
   w.family("cloudmeta_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
   w.sample("cloudmeta_tokens_issued_total", {}, outcome(imds::Outcome::kTokenIssued));
   w.family("cloudmeta_tokens_rejected_total", "counter",
@@ -306,6 +315,9 @@ Sample Registry::sample() const {
       s.latency_sum_ns += shard->latency_sum_ns.value();
       for (std::size_t i = 0; i < kRefusalStatuses.size(); ++i) {
         s.refused[i] += shard->refused[i].value();
+      }
+      for (std::size_t i = 0; i < kBindingRefusalCount; ++i) {
+        s.binding_refused[i] += shard->binding_refused[i].value();
       }
     }
     for (const auto& w : watched_) s.connections.push_back({w.surface, w.read()});

@@ -187,6 +187,19 @@ std::string check_hostname(const std::string& v, const std::string& field) {
   return v;
 }
 
+std::string check_interface_name(const std::string& v, const std::string& field) {
+  constexpr std::size_t kMaxName = 15;  // IFNAMSIZ less the terminating NUL
+  const bool ok = !v.empty() && v.size() <= kMaxName && v != "." && v != ".." &&
+                  all_chars(v, [](char c) {
+                    return c > ' ' && c != 0x7f && c != '/' && c != ':';
+                  });
+  if (!ok) {
+    fail(field, "must be a network interface name (1-15 characters, no '/', ':' or spaces), "
+                "such as vnet3 or tap0");
+  }
+  return v;
+}
+
 std::string check_mac(const std::string& v, const std::string& field) {
   std::string out = v;
   std::transform(out.begin(), out.end(), out.begin(),

@@ -31,6 +31,9 @@ std::string check_ipv6(const std::string& v, const std::string& field);
 std::string check_cidr_v4(const std::string& v, const std::string& field);
 std::string check_hostname(const std::string& v, const std::string& field);
 std::string check_mac(const std::string& v, const std::string& field);
+// A network interface name as the kernel takes it (dev_valid_name): 1-15 bytes, not "." or
+// "..", no '/', ':' or white space. The bridge port a VM's frames arrive on (CALLER_BINDING=port).
+std::string check_interface_name(const std::string& v, const std::string& field);
 
 std::string check_region(const std::string& v, const std::string& field);
 std::string check_availability_zone(const std::string& v, const std::string& field);

@@ -49,6 +49,7 @@ const StringField kStringFields[] = {
     {"public_hostname", &InstanceRecord::public_hostname, check_hostname},
     {"public_ipv4", &InstanceRecord::public_ipv4, check_ipv4},
     {"mac", &InstanceRecord::mac, check_mac},
+    {"interface", &InstanceRecord::interface, check_interface_name},
     {"ami_id", &InstanceRecord::ami_id,
      [](const std::string& v, const std::string& f) { return aws_id(v, f, "ami"); }},
     {"ami_manifest_path", &InstanceRecord::ami_manifest_path, single_line},

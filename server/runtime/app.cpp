@@ -14,6 +14,7 @@
 #include "cloudmeta/admin_api.hpp"
 #include "cloudmeta/change_feed.hpp"
 #include "cloudmeta/fleet.hpp"
+#include "cloudmeta/caller_binding.hpp"
 #include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/metrics.hpp"
@@ -231,8 +232,19 @@ int serve(const Config& config) {
   admin::AdminApi api(fleet, config, secret, &last_seen);
   http_server::RateLimiter rate_limiter(config.imds_limits.rate_per_source,
                                         config.imds_limits.burst_per_source);
+  // CALLER_BINDING=mac|port: the kernel's tables, followed from here on. A server that cannot
+  // read them would serve callers unchecked, so it does not start.
+  std::unique_ptr<NeighbourTable> neighbours;
+  if (config.caller_binding != CallerBinding::kAddress) {
+    try {
+      neighbours = std::make_unique<NeighbourTable>();
+    } catch (const std::exception& e) {
+      log_error("caller_binding_unavailable", {{"error", e.what()}});
+      return 1;
+    }
+  }
   const http_server::ImdsContext imds_context{config, snapshots, tokens, rate_limiter,
-                                              &last_seen};
+                                              &last_seen, neighbours.get()};
 
   const unsigned threads = io_thread_count(config);
   // Declared before the io_contexts, so destroyed after them: a connection still open at exit is

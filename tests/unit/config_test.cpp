@@ -303,3 +303,14 @@ TEST_CASE("environment_help names every variable with its default") {
   CHECK(help.find("default: 8000; range 0..65535") != std::string::npos);
   CHECK(help.find("default: 1048576; range 1024..67108864") != std::string::npos);
 }
+
+TEST_CASE("CALLER_BINDING: address unless told mac or port") {
+  using cloudmeta::CallerBinding;
+  CHECK(parse({}).caller_binding == CallerBinding::kAddress);
+  CHECK(parse({{"CALLER_BINDING", "MAC"}}).caller_binding == CallerBinding::kMac);
+  CHECK(parse({{"CALLER_BINDING", "port"}}).caller_binding == CallerBinding::kPort);
+  CHECK(error_of("CALLER_BINDING", "ip") ==
+        "CALLER_BINDING: expected one of address, mac, port, got 'ip'");
+  CHECK(parse({{"CALLER_BINDING", "port"}}).describe().find("CALLER_BINDING=port") !=
+        std::string::npos);
+}

@@ -222,6 +222,20 @@ TEST_CASE("MAC addresses are lowercased, anything else is refused") {
   }
 }
 
+TEST_CASE("interface names are taken as the kernel takes them, and round-trip") {
+  for (const char* good : {"vnet3", "tap0", "fc-tap-12", "veth1a2b3c4d5e6", "eth0.100", "x"}) {
+    CAPTURE(good);
+    const auto record = record_from_json(with(minimal(), {{"interface", good}}));
+    CHECK(record.interface == good);
+    CHECK(record_to_json(record).at("interface") == good);
+  }
+  for (const char* bad : {".", "..", "vnet/3", "vnet:3", "vnet 3", "tab\there",
+                          "sixteen-chars-xx"}) {
+    CAPTURE(bad);
+    CHECK(refused_field(with(minimal(), {{"interface", bad}})) == "interface");
+  }
+}
+
 TEST_CASE("regions, zones and zone ids") {
   for (const char* good : {"us-east-1", "eu-central-2", "us-gov-west-1", "cn-north-1"}) {
     CAPTURE(good);
