@@ -485,7 +485,6 @@ def report(mode, run_no, tally, wall, server_cpu, client_cpu, guests, load_kind)
                 f"server_cpu_s={server_cpu:.3f} "
                 f"server_us_per_request={server_cpu / max(requests, 1) * 1e6:.2f} "
                 f"client_cpu_s={client_cpu:.3f} problems={problems}")
-        print(line)
     else:
         last = max(tally.done_at, default=0)
         per_guest_ms = server_cpu / guests * 1e3
