@@ -58,6 +58,12 @@ class NeighbourTable {
   // Counts the kernel's changes seen so far (a caller that found nothing may look again after
   // it moves).
   std::uint64_t changes() const;
+  // False while a change the kernel has already sent is not yet in what lookup() reads: unread
+  // on the subscription socket, or read and being condensed. The kernel sends a neighbour or
+  // forwarding change from the very frame that causes it, before the frames after it reach the
+  // host's TCP, so once accept() has a connection, a lookup made when this is true sees
+  // everything its peer's frames changed (a MAC that just moved to another port included).
+  bool settled() const;
 
  private:
   struct Impl;

@@ -36,14 +36,23 @@ bool log_due(const IpKey& peer) {
 
 net::awaitable<void> PeerBinding::resolve(const IpKey& peer) {
   resolved_ = true;
+  if (is_loopback(peer)) {
+    seen_ = table_->lookup(peer);
+    co_return;
+  }
+  // Settled before the lookup: then the lookup sees every change the peer's frames made, such as
+  // its MAC learned on another port a moment ago, which a stale view would still bind to the
+  // old port (and serve a guest that forged a neighbour's address and MAC).
+  bool settled = table_->settled();
   seen_ = table_->lookup(peer);
-  if (seen_ || is_loopback(peer)) co_return;
+  if (seen_ && settled) co_return;
   net::steady_timer timer(co_await net::this_coro::executor);
   const auto until = std::chrono::steady_clock::now() + kMissWait;
-  while (!seen_ && std::chrono::steady_clock::now() < until) {
+  while (!(seen_ && settled) && std::chrono::steady_clock::now() < until) {
     timer.expires_after(kMissPoll);
     boost::system::error_code ec;
     co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    settled = table_->settled();
     seen_ = table_->lookup(peer);
   }
 }

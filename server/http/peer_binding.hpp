@@ -18,9 +18,10 @@ class PeerBinding {
   bool enabled() const { return table_ != nullptr; }
   bool resolved() const { return resolved_; }
 
-  // Looks the peer up. The kernel made the neighbour entry before the handshake could finish,
-  // but its notice may reach the table's thread a moment after accept(): on a miss this waits
-  // up to kMissWait on a timer (the thread serves its other connections meanwhile), except for
+  // Looks the peer up. The kernel made the neighbour entry (and moved the MAC's forwarding
+  // entry) before the handshake could finish, but its notice may reach the table's thread a
+  // moment after accept(): on a miss, or while the table is not settled, this waits up to
+  // kMissWait on a timer (the thread serves its other connections meanwhile), except for
   // loopback peers, which have no neighbour entry.
   net::awaitable<void> resolve(const IpKey& peer);
 

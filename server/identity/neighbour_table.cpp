@@ -9,6 +9,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/neighbour.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -108,6 +109,10 @@ struct NeighbourTable::Impl {
   nl_cache* links = nullptr;       // owned by the manager
   nl_cache* neighbours = nullptr;  // owned by the manager
   bool dirty = false;              // the watcher thread's only
+  int events_fd = -1;
+  // Set before the watcher reads the subscription socket, cleared once what it read is
+  // published: settled() looks at the socket, then at this.
+  std::atomic<bool> busy{false};
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> changes{0};
   mutable std::mutex mutex;
@@ -132,13 +137,18 @@ struct NeighbourTable::Impl {
   void watch() {
     while (!stopping.load(std::memory_order_relaxed)) {
       // A bounded wait, so that the destructor's flag is seen within it.
-      const int handled = nl_cache_mngr_poll(manager, 200);
+      pollfd ready{events_fd, POLLIN, 0};
+      const int polled = ::poll(&ready, 1, 200);
+      if (polled <= 0) continue;
+      busy.store(true);
+      const int handled = nl_cache_mngr_data_ready(manager);
       if (handled < 0) {
         // Most often an overrun (more changes than the socket's buffer held): the caches may
         // have missed some, so both are read whole again.
         log_warn("neighbour_table", {{"reason", "netlink notifications lost, reading again"},
                                      {"error", std::string_view(nl_geterror(handled))}});
         if (nl_cache_refill(sync, links) < 0 || nl_cache_refill(sync, neighbours) < 0) {
+          busy.store(false);
           std::this_thread::sleep_for(std::chrono::milliseconds(200));
           continue;
         }
@@ -148,6 +158,7 @@ struct NeighbourTable::Impl {
         dirty = false;
         publish();
       }
+      busy.store(false);
     }
   }
 
@@ -184,6 +195,7 @@ NeighbourTable::NeighbourTable() : impl_(std::make_unique<Impl>()) {
     i.neighbours = nullptr;
     throw netlink_error("neighbour table", e);
   }
+  i.events_fd = nl_cache_mngr_get_fd(i.manager);
   i.publish();
   i.watcher = std::thread([&i] { i.watch(); });
 }
@@ -214,6 +226,13 @@ std::optional<LinkPeer> NeighbourTable::lookup(const IpKey& peer) const {
     seen.port = name->second.name;
   }
   return seen;
+}
+
+bool NeighbourTable::settled() const {
+  // The socket first: a message the watcher took from it was taken after `busy` was set.
+  pollfd pending{impl_->events_fd, POLLIN, 0};
+  if (::poll(&pending, 1, 0) != 0) return false;
+  return !impl_->busy.load();
 }
 
 std::uint64_t NeighbourTable::changes() const {
