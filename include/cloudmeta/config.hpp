@@ -46,8 +46,13 @@ enum class ProxyHeader { kXForwardedFor, kXRealIp };
 // bridge port (or tap) that MAC was learned on must be the record's `interface`.
 enum class CallerBinding { kAddress, kMac, kPort };
 
+// BIND names at most this many addresses: each costs a listening socket per metadata thread.
+inline constexpr std::size_t kMaxBindAddresses = 8;
+
 struct Config {
-  std::string bind = "0.0.0.0";
+  // The metadata surface's addresses (BIND, comma-separated), canonical and distinct; every
+  // metadata thread accepts on each of them.
+  std::vector<std::string> bind{"0.0.0.0"};
   std::uint16_t port = 8000;  // 0 = any free port (tests); the chosen port is logged
   std::string admin_bind = "127.0.0.1";
   std::uint16_t admin_port = 8001;

@@ -140,7 +140,9 @@ struct OtherSetting {
 };
 
 const OtherSetting kOtherSettings[] = {
-    {"BIND", "0.0.0.0", "address of the metadata surface (an IPv4 or IPv6 literal)"},
+    {"BIND", "0.0.0.0",
+     "addresses of the metadata surface: IPv4 or IPv6 literals, comma-separated, at most 8, "
+     "no duplicates (e.g. 169.254.169.254,fd00:ec2::254)"},
     {"ADMIN_BIND", "127.0.0.1", "address of the admin surface (an IPv4 or IPv6 literal)"},
     {"DATABASE_URL", "(./cloudmeta.db)", "sqlite:///path/to/file.db or postgres://user:pw@host/db"},
     {"SECRET_KEY", "(generated, stored in the database)",
@@ -205,6 +207,34 @@ std::string parse_address(std::string_view name, std::string_view value) {
   const auto address = boost::asio::ip::make_address(std::string(value), ec);
   if (ec) fail(name, "an IPv4 or IPv6 address", value);
   return address.to_string();
+}
+
+// BIND: a comma-separated list. The count is checked before any entry is parsed, and a
+// duplicate (after canonical form: fd00:ec2:0::254 is fd00:ec2::254) is refused rather than
+// silently bound twice.
+std::vector<std::string> parse_bind_list(std::string_view value) {
+  if (static_cast<std::size_t>(std::count(value.begin(), value.end(), ',')) >=
+      kMaxBindAddresses) {
+    fail("BIND", "at most " + std::to_string(kMaxBindAddresses) + " comma-separated addresses",
+         value);
+  }
+  std::vector<std::string> addresses;
+  std::size_t from = 0;
+  for (;;) {
+    const auto comma = value.find(',', from);
+    std::string_view entry = value.substr(from, comma == value.npos ? comma : comma - from);
+    const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+    while (!entry.empty() && blank(entry.front())) entry.remove_prefix(1);
+    while (!entry.empty() && blank(entry.back())) entry.remove_suffix(1);
+    std::string address = parse_address("BIND", entry);
+    if (std::find(addresses.begin(), addresses.end(), address) != addresses.end()) {
+      fail("BIND", "distinct addresses (" + address + " is listed twice)", value);
+    }
+    addresses.push_back(std::move(address));
+    if (comma == std::string_view::npos) break;
+    from = comma + 1;
+  }
+  return addresses;
 }
 
 std::string lower(std::string_view s) {
@@ -341,7 +371,7 @@ Config Config::from_env(const Lookup& lookup) {
   for (const IntSetting& s : kIntSettings) {
     if (auto v = get(s.name)) s.set(c, parse_int(s, *v));
   }
-  if (auto v = get("BIND")) c.bind = parse_address("BIND", *v);
+  if (auto v = get("BIND")) c.bind = parse_bind_list(*v);
   if (auto v = get("ADMIN_BIND")) c.admin_bind = parse_address("ADMIN_BIND", *v);
   if (auto v = get("DATABASE_URL")) c.database_url = *v;
   if (auto v = get("SECRET_KEY")) {
@@ -378,7 +408,7 @@ std::string Config::describe() const {
     out += '=';
     out += log_text_value(value);
   };
-  add("BIND", bind);
+  add("BIND", joined(bind));
   add("ADMIN_BIND", admin_bind);
   for (const IntSetting& s : kIntSettings) add(s.name, std::to_string(s.get(*this)));
   add("DATABASE_URL",

@@ -282,9 +282,13 @@ int serve(const Config& config) {
         }
         continue;
       }
-      imds_acceptors.push_back(
-          http_server::bind_acceptor(*imds_io.back(), config.bind, port, true));
-      port = imds_acceptors.back().local_endpoint().port();  // PORT=0: all share the first's
+      // BIND may list several addresses (169.254.169.254,fd00:ec2::254): each thread accepts on
+      // every one of them, so either family is served by all the threads.
+      for (const std::string& address : config.bind) {
+        imds_acceptors.push_back(
+            http_server::bind_acceptor(*imds_io.back(), address, port, true));
+        port = imds_acceptors.back().local_endpoint().port();  // PORT=0: all share the first's
+      }
     }
     admin_acceptor.emplace(
         activated.admin
@@ -297,10 +301,16 @@ int serve(const Config& config) {
   std::vector<net::any_io_executor> imds_executors;
   for (auto& io : imds_io) imds_executors.push_back(io->get_executor());
   http_server::refresh_caches_on_publish(snapshots, std::move(imds_executors));
-  const tcp::endpoint imds_endpoint = imds_acceptors.front().local_endpoint();
+  // Every thread has the same acceptors, in the same order: the first thread's name them all.
+  const std::size_t acceptors_per_thread = imds_acceptors.size() / threads;
+  std::string imds_listening;
+  for (std::size_t i = 0; i < acceptors_per_thread; ++i) {
+    const tcp::endpoint endpoint = imds_acceptors[i].local_endpoint();
+    log_info("listening", {{"surface", "metadata"}, {"address", endpoint.address().to_string()},
+                           {"port", endpoint.port()}, {"threads", threads}});
+    imds_listening += (i == 0 ? "" : " ") + endpoint_text(endpoint);
+  }
   const tcp::endpoint admin_endpoint = admin_acceptor->local_endpoint();
-  log_info("listening", {{"surface", "metadata"}, {"address", imds_endpoint.address().to_string()},
-                         {"port", imds_endpoint.port()}, {"threads", threads}});
   log_info("listening", {{"surface", "admin"}, {"address", admin_endpoint.address().to_string()},
                          {"port", admin_endpoint.port()}});
 
@@ -352,7 +362,7 @@ int serve(const Config& config) {
 
   // Both surfaces listen and the snapshot is loaded: ready (systemd, /readyz).
   api.set_ready(true);
-  const auto status = [&, listening = "metadata " + endpoint_text(imds_endpoint) + ", admin " +
+  const auto status = [&, listening = "metadata " + imds_listening + ", admin " +
                                       endpoint_text(admin_endpoint)] {
     std::string text = "serving " + std::to_string(snapshots.load()->size()) + " instances";
     if (fleet.stale()) {

@@ -42,8 +42,8 @@ def wait_for(predicate, timeout=20.0):
     return None
 
 
-def http(method, port, path, body=None, token=None, timeout=5):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+def http(method, port, path, body=None, token=None, timeout=5, host="127.0.0.1"):
+    request = urllib.request.Request(f"http://{host}:{port}{path}", method=method,
                                      data=None if body is None else json.dumps(body).encode())
     if token:
         request.add_header("Authorization", "Bearer " + token)
@@ -91,14 +91,17 @@ def main():
                                cwd=work, check=True, capture_output=True,
                                text=True).stdout.strip().splitlines()[-1]
 
-        # 1. Socket activation with two named fds; the first connection starts the server.
-        imds_port, admin_port = free_port(), free_port()
+        # 1. Socket activation with three named fds, two of them metadata (one per family, as
+        # cloudmeta.socket passes 169.254.169.254:80 and [fd00:ec2::254]:80); the first
+        # connection starts the server.
+        imds_port, imds6_port, admin_port = free_port(), free_port(), free_port()
         notify = Notifications(work)
         log_path = os.path.join(work, "activated.log")
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
                 ["systemd-socket-activate", "-l", f"127.0.0.1:{imds_port}",
-                 "-l", f"127.0.0.1:{admin_port}", "--fdname=metadata:admin",
+                 "-l", f"[::1]:{imds6_port}",
+                 "-l", f"127.0.0.1:{admin_port}", "--fdname=metadata:metadata:admin",
                  "-E", f"DATABASE_URL={env['DATABASE_URL']}", "-E", "THREADS=2",
                  "-E", f"NOTIFY_SOCKET={notify.path}",
                  BINARY, "serve"], cwd=work, stdout=log, stderr=subprocess.STDOUT)
@@ -114,12 +117,20 @@ def main():
             status, _ = http("POST", admin_port, "/api/v1/instances",
                              {"instance_id": "i-0123456789abcdef0", "ip": "127.0.0.1"}, token)
             check(status == 201, f"instance registered through the admin API: {status}")
+            status, _ = http("POST", admin_port, "/api/v1/instances",
+                             {"instance_id": "i-0123456789abcdef6", "ip": "::1"}, token)
+            check(status == 201, f"an instance at ::1 registered: {status}")
             answers = {http("GET", imds_port, "/latest/meta-data/instance-id")[1]
                        for _ in range(20)}
             check(answers == {"i-0123456789abcdef0"},
                   f"the passed metadata socket serves the record ({answers})")
-            check(notify.wait_for_line("STATUS=serving 1 instances; metadata 127.0.0.1:"
-                                       f"{imds_port}, admin 127.0.0.1:{admin_port}", 10),
+            answers = {http("GET", imds6_port, "/latest/meta-data/instance-id", host="[::1]")[1]
+                       for _ in range(20)}
+            check(answers == {"i-0123456789abcdef6"},
+                  f"the second passed metadata socket ([::1]) serves its record ({answers})")
+            check(notify.wait_for_line(f"STATUS=serving 2 instances; metadata 127.0.0.1:"
+                                       f"{imds_port} [::1]:{imds6_port}, admin 127.0.0.1:"
+                                       f"{admin_port}", 10),
                   f"STATUS= follows the instance count: {notify.status()!r}")
 
             # 2. SIGHUP re-reads ./.env and applies LOG_LEVEL.

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 using cloudmeta::Config;
 using cloudmeta::ConfigError;
@@ -39,7 +40,7 @@ std::string error_of(const std::string& name, const std::string& value) {
 TEST_CASE("defaults when nothing is set") {
   const Config c = parse({});
   CHECK(c.port == 8000);
-  CHECK(c.bind == "0.0.0.0");
+  CHECK(c.bind == std::vector<std::string>{"0.0.0.0"});
   CHECK(c.admin_port == 8001);
   CHECK(c.admin_bind == "127.0.0.1");
   CHECK(c.threads == 0);
@@ -164,14 +165,39 @@ TEST_CASE("the error message is the one the brief promises") {
 }
 
 TEST_CASE("bind addresses") {
-  CHECK(parse({{"BIND", "169.254.169.254"}}).bind == "169.254.169.254");
-  CHECK(parse({{"BIND", "::"}}).bind == "::");
+  using List = std::vector<std::string>;
+  CHECK(parse({{"BIND", "169.254.169.254"}}).bind == List{"169.254.169.254"});
+  CHECK(parse({{"BIND", "::"}}).bind == List{"::"});
   CHECK(parse({{"ADMIN_BIND", "::1"}}).admin_bind == "::1");
   CHECK(parse({{"ADMIN_BIND", "fd00::0:1"}}).admin_bind == "fd00::1");
   for (const char* bad : {"localhost", "1.2.3", "256.0.0.1", "1.2.3.4/8", "::g"}) {
     CAPTURE(bad);
     CHECK(error_of("BIND", bad).find("BIND: expected an IPv4 or IPv6 address") == 0);
     CHECK(error_of("ADMIN_BIND", bad).find("ADMIN_BIND: expected") == 0);
+  }
+}
+
+TEST_CASE("BIND: a list of up to 8 distinct addresses, each in canonical form") {
+  using List = std::vector<std::string>;
+  CHECK(parse({{"BIND", "169.254.169.254,fd00:ec2::254"}}).bind ==
+        List{"169.254.169.254", "fd00:ec2::254"});
+  CHECK(parse({{"BIND", " 169.254.169.254 , fd00:ec2:0::0254 "}}).bind ==
+        List{"169.254.169.254", "fd00:ec2::254"});
+  CHECK(parse({{"BIND", "169.254.169.254,fd00:ec2::254"}}).describe().find(
+            "BIND=169.254.169.254,fd00:ec2::254") != std::string::npos);
+  std::string eight = "10.0.0.1";
+  for (int i = 2; i <= 8; ++i) eight += ",10.0.0." + std::to_string(i);
+  CHECK(parse({{"BIND", eight}}).bind.size() == 8);
+  CHECK(error_of("BIND", eight + ",10.0.0.9").find(
+            "BIND: expected at most 8 comma-separated addresses") == 0);
+  CHECK(error_of("BIND", "169.254.169.254,fd00:ec2::254,169.254.169.254").find(
+            "BIND: expected distinct addresses (169.254.169.254 is listed twice)") == 0);
+  CHECK(error_of("BIND", "fd00:ec2::254,fd00:ec2:0:0::254").find(
+            "(fd00:ec2::254 is listed twice)") != std::string::npos);
+  for (const char* bad : {"169.254.169.254,", ",::1", "169.254.169.254,,::1", "1.2.3.4,nope",
+                          "[fd00:ec2::254]", "1.2.3.4;::1"}) {
+    CAPTURE(bad);
+    CHECK(error_of("BIND", bad).find("BIND: expected an IPv4 or IPv6 address") == 0);
   }
 }
 
@@ -238,7 +264,7 @@ TEST_CASE("an empty value means the default") {
   CHECK(c.port == 8000);
   CHECK(c.secret_key.empty());
   CHECK(c.log_level == LogLevel::kInfo);
-  CHECK(c.bind == "0.0.0.0");
+  CHECK(c.bind == std::vector<std::string>{"0.0.0.0"});
 }
 
 TEST_CASE("values in errors stay on one line and short") {
