@@ -32,7 +32,13 @@ struct MetadataOptions {
 
 struct InstanceRecord {
   std::string instance_id;  // i- + 8 or 17 lowercase hex
-  std::string ip;           // the caller address that identifies this VM (v4 or v6, canonical)
+  // The caller address that identifies this VM (v4 or v6, canonical). Empty for a DHCP guest
+  // whose address is not known yet: it is recognised by `mac` and its address learned
+  // (docs/hypervisor.md, "DHCP guests").
+  std::string ip;
+  // `ip` was learned by the server from the kernel's neighbour table, not set by an operator:
+  // only a learned address moves when the guest calls from another one. Requires mac and ip.
+  bool ip_learned = false;
 
   std::string hostname;        // empty -> local_hostname or ip-a-b-c-d.<region>.compute.internal
   std::string local_hostname;  // empty -> hostname or the IP-based name

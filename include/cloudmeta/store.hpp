@@ -95,6 +95,11 @@ struct StoredInstance {
   std::string_view doc;  // the JSON document, as written by insert/update_instance
   std::string_view created_at;
   std::string_view updated_at;
+  // The record's MAC when its address may be learned (it has none yet, or a learned one:
+  // docs/hypervisor.md, "DHCP guests"), else empty. Set by scan_instances from the row's
+  // derived columns, so that a reload indexes DHCP guests without decoding every document; not
+  // kept in a snapshot's packed rows or its cache file.
+  std::string_view learn_mac = {};
 };
 
 // An instance row that owns its bytes, for what outlives a call (a change set).

@@ -74,9 +74,19 @@ class LineReader {
         fail_at(number, "instance_id " + record.instance_id + " is also on line " +
                             std::to_string(id_at->second));
       }
-      const auto [ip_at, new_ip] = line_of_ip_.emplace(record.ip, number);
-      if (!new_ip) {
-        fail_at(number, "ip " + record.ip + " is also on line " + std::to_string(ip_at->second));
+      // A DHCP guest's record has no address yet; its MAC is as unique as an address.
+      if (!record.ip.empty()) {
+        const auto [ip_at, new_ip] = line_of_ip_.emplace(record.ip, number);
+        if (!new_ip) {
+          fail_at(number, "ip " + record.ip + " is also on line " + std::to_string(ip_at->second));
+        }
+      }
+      if (!record.mac.empty()) {
+        const auto [mac_at, new_mac] = line_of_mac_.emplace(record.mac, number);
+        if (!new_mac) {
+          fail_at(number,
+                  "mac " + record.mac + " is also on line " + std::to_string(mac_at->second));
+        }
       }
       lines.push_back({number, std::move(record)});
     }
@@ -89,6 +99,7 @@ class LineReader {
   std::size_t number_ = 0;
   std::unordered_map<std::string, std::size_t> line_of_id_;
   std::unordered_map<std::string, std::size_t> line_of_ip_;
+  std::unordered_map<std::string, std::size_t> line_of_mac_;
 };
 
 // Writes one batch of lines inside the import's transaction. An address may not move from one
@@ -134,7 +145,7 @@ void import_batch(Store& store, const std::vector<Line>& lines,
       ++counts.unchanged;
       continue;
     } else {
-      if (existing->second.ip != line.record.ip) {
+      if (!existing->second.ip.empty() && existing->second.ip != line.record.ip) {
         vacated.emplace(existing->second.ip, line.record.instance_id);
       }
       ++counts.replaced;

@@ -283,6 +283,9 @@ InstanceRecord parse_record(const json& body, UnknownMembers& unknown) {
     if (sf != std::end(kStringFields)) {
       const std::string s = string_or_empty(value, key);
       r.*(sf->member) = s.empty() ? s : sf->check(s, key);
+    } else if (key == "ip_learned") {
+      if (!value.is_null() && !value.is_boolean()) fail(key, "must be true or false");
+      r.ip_learned = value.is_boolean() && value.get<bool>();
     } else if (key == "ami_launch_index") {
       if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
           value.get<std::int64_t>() > std::numeric_limits<int>::max()) {
@@ -350,7 +353,11 @@ InstanceRecord record_from_stored_json(const json& doc) {
 
 void validate_record(const InstanceRecord& r) {
   if (r.instance_id.empty()) fail("instance_id", "required");
-  if (r.ip.empty()) fail("ip", "required");
+  // A DHCP guest: no address yet, recognised by its MAC when it first calls.
+  if (r.ip.empty() && r.mac.empty()) fail("ip", "required unless mac is set");
+  if (r.ip_learned && (r.ip.empty() || r.mac.empty())) {
+    fail("ip_learned", "needs ip and mac (an address learned for a MAC)");
+  }
   if (!r.region.empty() && !r.availability_zone.empty() &&
       r.availability_zone.compare(0, r.availability_zone.size() - 1, r.region) != 0) {
     fail("availability_zone", "must be in region " + r.region);
@@ -388,6 +395,7 @@ json record_to_json(const InstanceRecord& r, bool include_secrets) {
   }
   json out = json::object();
   for (const auto& f : kStringFields) out[std::string(f.name)] = r.*(f.member);
+  out["ip_learned"] = r.ip_learned;
   out["ami_launch_index"] = r.ami_launch_index;
   out["secondary_ipv4s"] = r.secondary_ipv4s;
   out["ipv6s"] = r.ipv6s;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cloudmeta/schema.hpp"
+#include "shared_macs.hpp"
 
 namespace cloudmeta::store {
 namespace {
@@ -14,6 +15,20 @@ constexpr const char* kMigrationLockKey = "7164223657226364276";
 constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)";
+
+// Before migration 0005: the MACs two or more rows hold (cloudmeta_doc_json is 0004's).
+void refuse_shared_macs(PgConnection& db) {
+  const auto rows = db.exec(
+      "SELECT m, string_agg(instance_id, ' ' ORDER BY instance_id) FROM"
+      " (SELECT instance_id, cloudmeta_fold(cloudmeta_doc_json(doc) ->> 'mac') AS m"
+      " FROM instances WHERE json_typeof(cloudmeta_doc_json(doc)) = 'object') AS macs"
+      " WHERE m <> '' GROUP BY m HAVING count(*) > 1 ORDER BY m LIMIT $1::integer",
+      {std::to_string(store::kSharedMacsNamed)});
+  if (rows.empty()) return;
+  std::vector<std::pair<std::string, std::string>> shared;
+  for (int i = 0; i < rows.size(); ++i) shared.emplace_back(rows.text(i, 0), rows.text(i, 1));
+  throw store::shared_macs_error(shared);
+}
 
 int latest_known() {
   const auto& all = migrations("postgres");
@@ -44,6 +59,7 @@ int pg_migrate(PgConnection& db) {
              .empty()) {
       continue;  // applied earlier, or by another host while we waited for the lock
     }
+    if (migration.version == store::kUniqueMacVersion) refuse_shared_macs(db);
     db.exec_script(std::string(migration.sql));
     db.exec(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1::integer, $2, "

@@ -156,13 +156,16 @@ std::int64_t PostgresStore::scan_instances(const std::function<void(StoredInstan
   // Through a cursor, kScanBatch rows a round trip, handed over from libpq's buffer as they are:
   // one SELECT of the whole table made libpq hold every row at once (1 GB at a million rows,
   // and a copy of each in strings besides), the memory of a second fleet at every full reload.
-  db->exec_script(std::string("DECLARE cloudmeta_scan NO SCROLL CURSOR FOR ") + kInstanceColumns);
+  // The sixth column: the MAC of a row whose address may be learned (StoredInstance::learn_mac).
+  db->exec_script(
+      "DECLARE cloudmeta_scan NO SCROLL CURSOR FOR SELECT instance_id, ip, doc, created_at,"
+      " updated_at, CASE WHEN ip IS NULL OR ip_learned THEN mac_key END FROM instances");
   const std::string fetch = "FETCH " + std::to_string(kScanBatch) + " FROM cloudmeta_scan";
   for (;;) {
     const auto rows = db->exec(fetch.c_str());
     for (int i = 0; i < rows.size(); ++i) {
       visit({rows.view(i, 0), rows.view(i, 1), rows.view(i, 2), rows.view(i, 3),
-             rows.view(i, 4)});
+             rows.view(i, 4), rows.view(i, 5)});
     }
     if (rows.size() < kScanBatch) break;
   }
@@ -240,6 +243,11 @@ std::optional<InstanceRecord> PostgresStore::instance_by_ip(PgConnection& db,
 // owner can be looked up on the same connection.
 StoreError PostgresStore::instance_conflict(PgConnection& db, const PgError& e,
                                             const InstanceRecord& record) {
+  if (e.constraint() == "instances_mac_key") {
+    const auto owner = db.exec("SELECT instance_id FROM instances WHERE mac_key = $1", {record.mac});
+    return StoreError(Kind::kConflict, "mac " + record.mac + " is already used by " +
+                                           (owner.empty() ? "another instance" : owner.text(0, 0)));
+  }
   if (e.constraint() != "instances_ip_key") {
     return StoreError(Kind::kConflict, "instance_id " + record.instance_id + " already exists");
   }
@@ -260,7 +268,7 @@ InstanceRecord PostgresStore::insert_instance(const InstanceRecord& record) {
         " changed_at) VALUES ($4::bigint, $1, '', " CLOUDMETA_PG_UNIX_NOW
         ") ON CONFLICT (revision, instance_id) DO NOTHING)"
         " INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
-        " VALUES ($1, $2, $3, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
+        " VALUES ($1, NULLIF($2, ''), $3, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
         ") RETURNING created_at, updated_at",
         {stored.instance_id, stored.ip, doc, revision});
     stored.created_at = rows.text(0, 0);
@@ -283,9 +291,9 @@ InstanceRecord PostgresStore::update_instance(const InstanceRecord& record) {
     // The first change of this instance in the revision keeps the address it had before it.
     auto rows = db->exec(
         "WITH logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
-        " changed_at) SELECT $4::bigint, $1, ip, " CLOUDMETA_PG_UNIX_NOW
+        " changed_at) SELECT $4::bigint, $1, COALESCE(ip, ''), " CLOUDMETA_PG_UNIX_NOW
         " FROM instances WHERE instance_id = $1 ON CONFLICT (revision, instance_id) DO NOTHING)"
-        " UPDATE instances SET ip = $2, doc = $3, updated_at = " CLOUDMETA_PG_NOW
+        " UPDATE instances SET ip = NULLIF($2, ''), doc = $3, updated_at = " CLOUDMETA_PG_NOW
         " WHERE instance_id = $1 RETURNING created_at, updated_at",
         {stored.instance_id, stored.ip, doc, revision});
     if (rows.empty()) {
@@ -327,17 +335,17 @@ void PostgresStore::write_instances(const std::vector<InstanceRecord>& records) 
              " ON instances.instance_id = input.instance_id"
              " ON CONFLICT (revision, instance_id) DO NOTHING)"
              " INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
-             " SELECT instance_id, ip, doc, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
+             " SELECT instance_id, NULLIF(ip, ''), doc, " CLOUDMETA_PG_NOW ", " CLOUDMETA_PG_NOW
              " FROM input ORDER BY n"
              " ON CONFLICT (instance_id) DO UPDATE SET ip = excluded.ip, doc = excluded.doc,"
              " updated_at = excluded.updated_at",
              {pg_text_array(ids), pg_text_array(ips), pg_text_array(docs), revision});
   } catch (const PgError& e) {
-    // Only the address can collide (instance_id is the arbiter); which record's, the caller
-    // learns by writing them one by one.
+    // Only the address or the MAC can collide (instance_id is the arbiter); which record's,
+    // the caller learns by writing them one by one.
     if (e.kind() == Kind::kConflict) {
-      throw StoreError(Kind::kConflict, "an address of the batch is already used by another "
-                                        "instance");
+      throw StoreError(Kind::kConflict, "an address or a MAC of the batch is already used by "
+                                        "another instance");
     }
     throw;
   }
@@ -356,7 +364,7 @@ bool PostgresStore::delete_instance(std::string_view instance_id) {
   const std::string revision = bump_revision(*db);
   if (db->exec("WITH gone AS (DELETE FROM instances WHERE instance_id = $1 RETURNING ip),"
                " logged AS (INSERT INTO instance_changes (revision, instance_id, ip_before,"
-               " changed_at) SELECT $2::bigint, $1, ip, " CLOUDMETA_PG_UNIX_NOW
+               " changed_at) SELECT $2::bigint, $1, COALESCE(ip, ''), " CLOUDMETA_PG_UNIX_NOW
                " FROM gone ON CONFLICT (revision, instance_id) DO NOTHING)"
                " SELECT 1 FROM gone",
                {instance_id, revision})

@@ -1,5 +1,6 @@
 #include "sqlite_store.hpp"
 #include "instance_listing_sql.hpp"
+#include "shared_macs.hpp"
 #include "stored_record.hpp"
 
 #include <SQLiteCpp/Exception.h>
@@ -39,10 +40,18 @@ constexpr char kMigrationApplied[] = "SELECT 1 FROM schema_migrations WHERE vers
 constexpr char kRecordMigration[] =
     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)";
 
+// Before migration 0005 (shared_macs.hpp): the MACs that two or more rows hold.
+constexpr char kSharedMacs[] =
+    "SELECT lower(json_extract(doc, '$.mac')) AS m, group_concat(instance_id, ' ')"
+    " FROM instances WHERE json_valid(doc) AND json_type(doc, '$.mac') = 'text'"
+    " AND json_extract(doc, '$.mac') <> '' GROUP BY m HAVING count(*) > 1 ORDER BY m LIMIT ?";
+
 constexpr char kListInstances[] =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances ORDER BY instance_id";
+// The sixth column: the MAC of a row whose address may be learned (StoredInstance::learn_mac).
 constexpr char kScanInstances[] =
-    "SELECT instance_id, ip, doc, created_at, updated_at FROM instances";
+    "SELECT instance_id, ip, doc, created_at, updated_at,"
+    " CASE WHEN ip IS NULL OR ip_learned THEN mac_key END FROM instances";
 // O(log n): the last leaf of the table's b-tree. count(*) reads a whole index instead (15 ms
 // warm, 0.4 s cold at 1,000,000 rows; docs/benchmarks.md).
 constexpr char kMaxRowid[] = "SELECT COALESCE(MAX(rowid), 0) FROM instances";
@@ -53,13 +62,16 @@ constexpr char kFindInstanceByIp[] =
     "SELECT instance_id, ip, doc, created_at, updated_at FROM instances WHERE ip = ?";
 constexpr char kInstanceExists[] = "SELECT 1 FROM instances WHERE instance_id = ?";
 constexpr char kInstanceOwningIp[] = "SELECT instance_id FROM instances WHERE ip = ?";
+constexpr char kInstanceOwningMac[] = "SELECT instance_id FROM instances WHERE mac_key = ?";
 constexpr char kInstanceCreatedAt[] =
     "SELECT created_at, ip FROM instances WHERE instance_id = ?";
 constexpr char kInsertInstance[] =
-    "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO instances (instance_id, ip, doc, created_at, updated_at)"
+    " VALUES (?, NULLIF(?, ''), ?, ?, ?)";
 constexpr char kUpdateInstance[] =
-    "UPDATE instances SET ip = ?, doc = ?, updated_at = ? WHERE instance_id = ?";
-constexpr char kDeleteInstance[] = "DELETE FROM instances WHERE instance_id = ? RETURNING ip";
+    "UPDATE instances SET ip = NULLIF(?, ''), doc = ?, updated_at = ? WHERE instance_id = ?";
+constexpr char kDeleteInstance[] =
+    "DELETE FROM instances WHERE instance_id = ? RETURNING COALESCE(ip, '')";
 // The first instance write of a transaction bumps the revision; the later ones find their own
 // token in bumped_by and share it (schema/sqlite/0003_change_log.sql).
 constexpr char kBumpRevision[] =
@@ -363,6 +375,7 @@ int SqliteStore::migrate() {
         applied = q->executeStep();
       }
       if (!applied) {
+        if (m.version == store::kUniqueMacVersion) refuse_shared_macs();
         db_.exec(std::string(m.sql));
         Query q(statement(kRecordMigration));
         q->bind(1, m.version);
@@ -433,7 +446,7 @@ std::int64_t SqliteStore::scan_instances(const std::function<void(StoredInstance
       const char* bytes = c.getText();  // before getBytes(), as sqlite3_column_bytes wants
       return std::string_view(bytes, static_cast<std::size_t>(c.getBytes()));
     };
-    while (q->executeStep()) visit({text(0), text(1), text(2), text(3), text(4)});
+    while (q->executeStep()) visit({text(0), text(1), text(2), text(3), text(4), text(5)});
     return revision;
   });
 }
@@ -497,7 +510,28 @@ bool SqliteStore::instance_exists(const std::string& instance_id) {
   return q->executeStep();
 }
 
+void SqliteStore::refuse_shared_macs() {
+  std::vector<std::pair<std::string, std::string>> shared;
+  Query q(statement(kSharedMacs));
+  q->bind(1, store::kSharedMacsNamed);
+  while (q->executeStep()) shared.emplace_back(q->getColumn(0).getString(), q->getColumn(1).getString());
+  if (!shared.empty()) throw store::shared_macs_error(shared);
+}
+
+// Not in the unique index's words: the admin API answers which instance holds it (409).
+void SqliteStore::refuse_taken_mac(const InstanceRecord& r) {
+  if (r.mac.empty()) return;
+  Query q(statement(kInstanceOwningMac));
+  q->bind(1, r.mac);
+  if (!q->executeStep()) return;
+  const std::string owner = q->getColumn(0).getString();
+  if (owner != r.instance_id) {
+    throw StoreError(Kind::kConflict, "mac " + r.mac + " is already used by " + owner);
+  }
+}
+
 std::optional<std::string> SqliteStore::instance_owning_ip(const std::string& ip) {
+  if (ip.empty()) return std::nullopt;  // no address yet: any number of those
   Query q(statement(kInstanceOwningIp));
   q->bind(1, ip);
   if (!q->executeStep()) return std::nullopt;
@@ -540,6 +574,7 @@ InstanceRecord SqliteStore::insert_instance(const InstanceRecord& record) {
     if (auto owner = instance_owning_ip(r.ip)) {
       throw StoreError(Kind::kConflict, "ip " + r.ip + " is already used by " + *owner);
     }
+    refuse_taken_mac(r);
     r.created_at = r.updated_at = now_utc();
     {
       Query q(statement(kInsertInstance));
@@ -576,6 +611,7 @@ InstanceRecord SqliteStore::update_instance(const InstanceRecord& record) {
     if (auto owner = instance_owning_ip(r.ip); owner && *owner != r.instance_id) {
       throw StoreError(Kind::kConflict, "ip " + r.ip + " is already used by " + *owner);
     }
+    refuse_taken_mac(r);
     r.updated_at = now_utc();
     {
       Query q(statement(kUpdateInstance));

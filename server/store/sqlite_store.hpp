@@ -88,6 +88,8 @@ class SqliteStore : public Store {
   std::vector<InstanceRecord> query_instances(const char* sql,
                                               const std::optional<std::string>& key);
   std::optional<std::string> instance_owning_ip(const std::string& ip);
+  void refuse_taken_mac(const InstanceRecord& r);  // kConflict when another instance holds it
+  void refuse_shared_macs();                       // before migration 0005 (shared_macs.hpp)
   bool instance_exists(const std::string& instance_id);
   // Bumps the revision (once per transaction) and records the change; returns the revision.
   std::int64_t bump_revision();
