@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -92,6 +93,23 @@ class Fleet {
   InstanceRecord replace(const InstanceRecord& record, const AlongWith& along_with = {});
   bool remove(std::string_view instance_id, const AlongWith& along_with = {});
 
+  // DHCP guests (docs/hypervisor.md, "DHCP guests"): gives the learnable record `instance_id`
+  // (a `mac` and no address, or a learned one) the address `ip` its MAC was seen at, as an
+  // ordinary write (the store, the change log, other hosts). The stored record decides: it must
+  // still hold `mac` and be learnable, and pass `check` (the caller binding, against its
+  // `interface`). An address another record holds is taken only from a learned holder (whose
+  // address is cleared in the same transaction); one an operator set never is. Throws
+  // StoreError when the store fails.
+  enum class LearnOutcome { kLearned, kAlreadyThere, kNotLearnable, kRefused, kAddressTaken };
+  struct Learned {
+    LearnOutcome outcome = LearnOutcome::kNotLearnable;
+    std::string previous_ip;  // kLearned: the address it had ("" for none)
+    std::string holder;       // kAddressTaken, or kLearned from a learned holder: its instance id
+  };
+  using LearnCheck = std::function<bool(const InstanceRecord& stored)>;
+  Learned learn(const std::string& instance_id, const std::string& mac, const std::string& ip,
+                const LearnCheck& check = {});
+
   Store& store() { return store_; }
   const SnapshotHolder& snapshots() const { return snapshots_; }
 
@@ -105,6 +123,16 @@ class Fleet {
   void publish_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_loaded_locked(std::shared_ptr<const Snapshot> snapshot);
   void publish_change(const std::string& old_ip, const InstanceRecord& stored);
+  // An instance written by this host's last transaction: the address it had, and what is stored
+  // now (nullptr: deleted).
+  struct Written {
+    const std::string& old_ip;
+    const std::string& instance_id;
+    const InstanceRecord* stored;
+  };
+  // write_mutex_ held: patches the snapshot with them, or catches up when another writer's
+  // revision came between.
+  void publish_written_locked(std::initializer_list<Written> written);
   // The served snapshot with the instances written since its revision, or nullptr when the
   // change log cannot say (counted; the caller loads everything). No lock needed.
   std::shared_ptr<const Snapshot> with_changes_since(const std::shared_ptr<const Snapshot>& base,

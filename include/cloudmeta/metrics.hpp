@@ -114,6 +114,16 @@ struct ConnectionStats {
 
 inline constexpr std::size_t kStoreErrorKinds = 6;  // StoreError::Kind's values
 
+// What became of a DHCP guest's address learn (docs/hypervisor.md, "DHCP guests").
+enum class LearnResult : std::uint8_t {
+  kLearned,      // written
+  kRefused,      // the stored record said no: binding, an address it may not take, not learnable
+  kRateLimited,  // its MAC learned less than a second before: not queued
+  kDropped,      // the learn queue was full: not queued
+  kFailed,       // the store failed
+};
+inline constexpr std::size_t kLearnResults = 5;
+
 // Everything a scrape shows, as plain numbers.
 struct Sample {
   std::string version;
@@ -133,6 +143,7 @@ struct Sample {
   std::vector<Surface> connections;
   std::uint64_t store_errors[kStoreErrorKinds] = {};
   std::uint64_t refresh_failures = 0;
+  std::uint64_t address_learning[kLearnResults] = {};  // by LearnResult
   // The snapshot the metadata surface serves.
   std::uint64_t snapshot_instances = 0;
   bool snapshot_stale = false;
@@ -183,6 +194,10 @@ class Registry {
   // (or the start-up load) that found the snapshot up to date with the store.
   void count_store_error(StoreError::Kind kind);
   void count_refresh_failure() { refresh_failures_.fetch_add(1, std::memory_order_relaxed); }
+  // Any thread: a DHCP guest's address learn and what became of it.
+  void count_address_learning(LearnResult result) {
+    address_learning_[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+  }
   void note_snapshot_current();
 
   // Everything but the snapshot's size and staleness, which the caller reads from its Fleet.
@@ -203,6 +218,7 @@ class Registry {
   std::uint64_t next_watch_id_ = 1;
   std::array<std::atomic<std::uint64_t>, kStoreErrorKinds> store_errors_{};
   std::atomic<std::uint64_t> refresh_failures_{0};
+  std::atomic<std::uint64_t> address_learning_[kLearnResults] = {};
   std::atomic<std::int64_t> current_since_ns_;  // steady clock, last note_snapshot_current()
 };
 

@@ -15,6 +15,10 @@
 //   about the same at 10,000 and at 1,000,000 instances (docs/benchmarks.md, "Fleet sync").
 //   Other hosts' writes are applied the same way, a batch at a time (Snapshot::Editor): each
 //   shard and group the batch touches is copied once.
+// - DHCP guests (records with a `mac` and no `ip`, or a learned one) are also indexed by MAC in a
+//   table of their own (LearnableTable), so that a caller whose address is unknown can be matched
+//   by the MAC the kernel resolves its address to (docs/hypervisor.md, "DHCP guests"). The
+//   address table, and so a known caller's lookup, is untouched by it.
 #pragma once
 
 #include <array>
@@ -35,6 +39,7 @@
 #include "cloudmeta/metadata_tree.hpp"
 #include "cloudmeta/node_arena.hpp"
 #include "cloudmeta/packed_row.hpp"
+#include "cloudmeta/sharded_map.hpp"
 #include "cloudmeta/store.hpp"
 
 namespace cloudmeta {
@@ -85,6 +90,49 @@ class SnapshotEntry {
 // else), so a reload can keep the rendering of a row it finds unchanged. Never 0.
 std::uint64_t row_fingerprint(const StoredInstance& row);
 
+// "0e:49:61:0f:c3:11" (lower case, as record_json stores a mac) as 48 bits; nullopt otherwise.
+std::optional<std::uint64_t> parse_mac(std::string_view mac);
+
+// Whether learning may give the record an address: it has a MAC, and no address or a learned
+// one (an address an operator set never moves).
+inline bool is_learnable(const InstanceRecord& record) {
+  return !record.mac.empty() && (record.ip.empty() || record.ip_learned);
+}
+
+// The MACs of the learnable records and back: which instance a MAC names, and which MAC an
+// instance had (to drop it when the instance changes). Sharded like the address table, so a
+// write copies two shards of a few entries.
+class LearnableTable {
+ public:
+  struct MacHash {
+    std::size_t operator()(std::uint64_t mac) const { return static_cast<std::size_t>(mac); }
+  };
+  const std::string* instance_of(std::uint64_t mac) const { return by_mac_.find(mac); }
+  std::size_t size() const { return by_mac_.size(); }
+  bool knows(const std::string& instance_id) const {
+    return by_instance_.find(instance_id) != nullptr;
+  }
+
+  // Edits a table that is not published yet (a copy, or one being built).
+  class Editor {
+   public:
+    explicit Editor(LearnableTable& table)
+        : table_(table), by_mac_(table.by_mac_), by_instance_(table.by_instance_) {}
+    // With two records for one MAC (only a corrupt store has them) the later wins.
+    void put(std::uint64_t mac, const std::string& instance_id);
+    void forget(const std::string& instance_id);
+
+   private:
+    LearnableTable& table_;
+    ShardedMap<std::uint64_t, std::string, MacHash>::Editor by_mac_;
+    ShardedMap<std::string, std::uint64_t, std::hash<std::string>>::Editor by_instance_;
+  };
+
+ private:
+  ShardedMap<std::uint64_t, std::string, MacHash> by_mac_;
+  ShardedMap<std::string, std::uint64_t, std::hash<std::string>> by_instance_;
+};
+
 class Snapshot {
  public:
   static constexpr std::size_t kGroupCount = 256;
@@ -119,8 +167,10 @@ class Snapshot {
     const std::vector<std::string>& skipped() const { return skipped_; }
 
    private:
-    // The entry's address, or nullopt after listing the instance in skipped_.
+    // The entry's address, or nullopt: none yet (a DHCP guest), or after listing the instance in
+    // skipped_.
     std::optional<IpKey> key_of(std::string_view ip, std::string_view instance_id);
+    void add_learnable(std::string_view mac, std::string_view instance_id);
     template <class Value>
     void insert(const IpKey& key, Value&& value);
 
@@ -131,6 +181,8 @@ class Snapshot {
     // Made on the first entry that falls in them: most of a small fleet's shards stay empty.
     std::vector<std::unique_ptr<Shard>> shards_;
     std::vector<std::string> skipped_;
+    std::shared_ptr<LearnableTable> learnable_ = std::make_shared<LearnableTable>();
+    LearnableTable::Editor learnable_editor_{*learnable_};
   };
 
   static std::shared_ptr<const Snapshot> build(std::vector<InstanceRecord> records,
@@ -152,6 +204,10 @@ class Snapshot {
     // the rendering while the row stays the same; 0 for a record's rendering.
     void put(const IpKey& key, std::shared_ptr<const RenderedInstance> rendered,
              std::uint64_t row_fingerprint = 0);
+    // The learnable table: drops the instance's MAC (nothing when it has none there), and indexes
+    // a learnable record's. To apply a changed record: forget its id, then learnable() it.
+    void forget_learnable(const std::string& instance_id);
+    void learnable(const InstanceRecord& record);
     std::shared_ptr<const Snapshot> finish(std::int64_t revision);
 
    private:
@@ -162,8 +218,13 @@ class Snapshot {
     };
     Shard& own(const IpKey& key);
 
+    LearnableTable::Editor& own_learnable();
+
     std::shared_ptr<Snapshot> next_;
     std::array<std::unique_ptr<OwnedGroup>, kGroupCount> owned_;
+    // The learnable table, copied on its first change (most writes leave it alone).
+    std::shared_ptr<LearnableTable> learnable_copy_;
+    std::optional<LearnableTable::Editor> learnable_editor_;
   };
 
   // A copy with one record added or replaced (old_ip: the address it had before, if any).
@@ -185,6 +246,13 @@ class Snapshot {
   }
   std::size_t size() const { return size_; }
   std::int64_t revision() const { return revision_; }
+  // The learnable record a MAC names (its instance id), or nullptr. Asked only for callers
+  // whose address is unknown.
+  const std::string* learnable_instance(std::string_view mac) const {
+    const auto key = parse_mac(mac);
+    return key ? learnable_->instance_of(*key) : nullptr;
+  }
+  const LearnableTable& learnable_table() const { return *learnable_; }
   // Every entry, shard by shard, in no particular order (to compare two hosts' snapshots).
   template <class Visit>
   void for_each(Visit&& visit) const {
@@ -205,6 +273,7 @@ class Snapshot {
   static_assert(kShardCount == std::size_t{1} << 16, "shard_of() keeps the top 16 bits");
 
   std::array<std::shared_ptr<const ShardGroup>, kGroupCount> groups_;
+  std::shared_ptr<const LearnableTable> learnable_;
   std::size_t size_ = 0;
   std::int64_t revision_ = -1;
 };

@@ -53,6 +53,20 @@ imds::Response answer(const imds::Request& view, const Snapshot& snapshot,
   return r;
 }
 
+// A DHCP guest (docs/hypervisor.md, "DHCP guests"): the peer's address is not the one its
+// record holds (none, or the one its MAC had before), but the kernel resolves it to the MAC of a
+// learnable record. Once per connection, and only for a peer that is its own caller.
+bool should_learn(const Snapshot& snapshot, const IpKey& peer, const LinkPeer& seen) {
+  const SnapshotEntry* known = snapshot.entry(peer);
+  if (known) {
+    // Served already, unless the address is held by a record with another MAC (a learned
+    // address whose lease passed to this guest; Fleet::learn decides whether it may move).
+    const RenderedInstance* instance = known->rendered();
+    if (!instance || instance->binding().mac == seen.mac) return false;
+  }
+  return snapshot.learnable_instance(seen.mac) != nullptr;
+}
+
 void log_request(const IpKey& caller, const imds::Response& r, http::verb method,
                  std::string_view target, std::chrono::nanoseconds elapsed) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
@@ -122,7 +136,19 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
                                           context.config.trusted_proxy_header);
     const imds::Request view = imds_request_view(req, headers, identity);
     // Before the snapshot is taken: the lookup may wait, and the stretch below must not.
-    if (binding.enabled() && !binding.resolved()) co_await binding.resolve(peer);
+    if (binding.enabled() && !binding.resolved()) {
+      co_await binding.resolve(peer);
+      if (context.learner && binding.seen() && identity.caller == peer) {
+        const auto& before = current_snapshot(context.snapshots);
+        if (should_learn(*before, peer, *binding.seen())) {
+          const AddressLearner::Request request{
+              peer, *before->learnable_instance(binding.seen()->mac), *binding.seen()};
+          std::shared_ptr<AddressLearner::Pending> pending =
+              context.learner->submit(request, co_await net::this_coro::executor);
+          if (pending) co_await AddressLearner::await(pending);
+        }
+      }
+    }
 
     // The body is copied behind the head before the write, so the snapshot need not outlive
     // this synchronous stretch; only the access log, written after the write, keeps it.

@@ -17,6 +17,8 @@ class PeerBinding {
 
   bool enabled() const { return table_ != nullptr; }
   bool resolved() const { return resolved_; }
+  // What resolve() found: the peer's MAC and bridge port, or nullopt (no neighbour entry).
+  const std::optional<LinkPeer>& seen() const { return seen_; }
 
   // Looks the peer up. The kernel made the neighbour entry (and moved the MAC's forwarding
   // entry) before the handshake could finish, but its notice may reach the table's thread a

@@ -13,6 +13,7 @@
 #include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
+#include "http/address_learner.hpp"
 #include "http/connection_limiter.hpp"
 #include "http/deadline_sweeper.hpp"
 #include "http/rate_limiter.hpp"
@@ -27,6 +28,8 @@ struct ImdsContext {
   LastSeen* last_seen = nullptr;  // notes each caller that matched an instance (admin page)
   // CALLER_BINDING=mac|port: the kernel's tables; null under CALLER_BINDING=address.
   const NeighbourTable* neighbours = nullptr;
+  // Under CALLER_BINDING=mac|port: learns the addresses of DHCP guests; null otherwise.
+  AddressLearner* learner = nullptr;
 };
 
 // `sweeper`: the deadlines of the metadata connections on this thread (one per I/O thread).

@@ -29,6 +29,9 @@ constexpr std::array<std::string_view, imds::kRouteCount> kRouteNames = {
     "root", "token", "meta-data", "credentials", "user-data", "dynamic", "other"};
 constexpr std::array<std::string_view, imds::kTokenRejectionCount> kRejectionNames = {
     "", "missing", "malformed", "bad_signature", "expired"};
+constexpr std::array<std::string_view, kLearnResults> kLearnResultNames = {
+    "learned", "refused", "rate_limited", "dropped", "failed"};
+
 constexpr std::array<std::string_view, kStoreErrorKinds> kStoreErrorNames = {
     "conflict", "not_found", "unavailable", "corrupt", "invalid", "read_only"};
 
@@ -183,6 +186,15 @@ std::string render(const Sample& s) {
              s.binding_refused[i]);
   }
 
+  w.family("cloudmeta_address_learning_total", "counter",
+           "DHCP guests' address learns (CALLER_BINDING=mac|port), by result: learned, refused "
+           "(the stored record's binding, an address it may not take), rate_limited (one per MAC "
+           "per second), dropped (the queue was full), failed (the store).");
+  for (std::size_t i = 0; i < kLearnResults; ++i) {
+    w.sample("cloudmeta_address_learning_total", {{"result", kLearnResultNames[i]}},
+             s.address_learning[i]);
+  }
+
   w.family("cloudmeta_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
   w.sample("cloudmeta_tokens_issued_total", {}, outcome(imds::Outcome::kTokenIssued));
   w.family("cloudmeta_tokens_rejected_total", "counter",
@@ -326,6 +338,9 @@ Sample Registry::sample() const {
     s.store_errors[i] = store_errors_[i].load(std::memory_order_relaxed);
   }
   s.refresh_failures = refresh_failures_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < kLearnResults; ++i) {
+    s.address_learning[i] = address_learning_[i].load(std::memory_order_relaxed);
+  }
   const auto age_ns = steady_ns() - current_since_ns_.load(std::memory_order_relaxed);
   s.snapshot_age_seconds = static_cast<double>(std::max<std::int64_t>(age_ns, 0)) / 1e9;
   return s;

@@ -243,8 +243,14 @@ int serve(const Config& config) {
       return 1;
     }
   }
-  const http_server::ImdsContext imds_context{config, snapshots, tokens, rate_limiter,
-                                              &last_seen, neighbours.get()};
+  // DHCP guests' addresses are learned only where the kernel vouches for the caller's MAC: under
+  // CALLER_BINDING=address any guest could claim any MAC-only record (docs/hypervisor.md).
+  std::unique_ptr<http_server::AddressLearner> learner;
+  if (neighbours) {
+    learner = std::make_unique<http_server::AddressLearner>(fleet, config.caller_binding);
+  }
+  const http_server::ImdsContext imds_context{config,     snapshots,        tokens,       rate_limiter,
+                                              &last_seen, neighbours.get(), learner.get()};
 
   const unsigned threads = io_thread_count(config);
   // Declared before the io_contexts, so destroyed after them: a connection still open at exit is
@@ -459,6 +465,7 @@ int serve(const Config& config) {
   sync_thread.join();
   for (auto& io : imds_io) io->stop();
   for (auto& w : workers) w.join();
+  if (learner) learner->stop();  // it posts to the io_contexts, which go before it
   snapshots.on_publish(nullptr);  // it posts to the io_contexts, which go before the holder
   store.reset();  // nothing uses it any more: close the database cleanly before exiting
   log_info("stopped");

@@ -161,10 +161,22 @@ std::shared_ptr<const Snapshot> Fleet::with_changes_since(
   Snapshot::Editor editor(*base);
   for (const InstanceChange& change : found.changes) {
     if (const auto key = IpKey::parse(change.ip_before)) editor.erase(*key);
+    editor.forget_learnable(change.instance_id);
   }
   for (const InstanceChange& change : found.changes) {
     if (!change.row) continue;
     const StoredInstance row = change.row->view();
+    if (row.ip.empty()) {
+      // A DHCP guest before its first call: only its MAC is indexed.
+      try {
+        editor.learnable(decode(row));
+      } catch (const std::exception& e) {
+        log_error("instance_not_served", {{"instance", change.instance_id},
+                                          {"reason", "stored record cannot be served"},
+                                          {"error", e.what()}});
+      }
+      continue;
+    }
     const auto key = IpKey::parse(row.ip);
     if (!key) {
       log_error("instance_not_served",
@@ -176,7 +188,9 @@ std::shared_ptr<const Snapshot> Fleet::with_changes_since(
     // entry that answers as an unknown caller, as a reload's does.
     std::shared_ptr<const RenderedInstance> rendered;
     try {
-      rendered = render(decode(row));
+      const InstanceRecord record = decode(row);
+      rendered = render(record);
+      editor.learnable(record);
     } catch (const std::exception& e) {
       log_error("instance_not_served", {{"instance", change.instance_id},
                                         {"reason", "stored record cannot be served"},
@@ -361,24 +375,88 @@ bool Fleet::remove(std::string_view instance_id, const AlongWith& along_with) {
     if (removed && along_with) along_with(nullptr);
   });
   if (!removed) return false;
-  auto current = snapshots_.load();
-  const auto revision = store_.revision();
-  if (revision != current->revision() + 1) {
-    catch_up_locked();
-  } else {
-    publish_locked(current->without(before->ip, revision));
-  }
+  publish_written_locked({{before->ip, before->instance_id, nullptr}});
   return true;
 }
 
-// write_mutex_ held.
 void Fleet::publish_change(const std::string& old_ip, const InstanceRecord& stored) {
+  publish_written_locked({{old_ip, stored.instance_id, &stored}});
+}
+
+void Fleet::publish_written_locked(std::initializer_list<Written> written) {
   auto current = snapshots_.load();
   const auto revision = store_.revision();
   // Another writer (the CLI, another host) changed the store since our last publish: the change
-  // log has their writes and ours. Otherwise patch just this record.
+  // log has their writes and ours. Otherwise patch just these records.
   if (revision != current->revision() + 1) return catch_up_locked();
-  publish_locked(current->with(old_ip, render(stored), stored.ip, revision));
+  Snapshot::Editor editor(*current);
+  for (const Written& w : written) {
+    if (const auto key = IpKey::parse(w.old_ip)) editor.erase(*key);
+    editor.forget_learnable(w.instance_id);
+  }
+  for (const Written& w : written) {
+    if (!w.stored) continue;
+    if (const auto key = IpKey::parse(w.stored->ip)) editor.put(*key, render(*w.stored));
+    editor.learnable(*w.stored);
+  }
+  publish_locked(editor.finish(revision));
+}
+
+Fleet::Learned Fleet::learn(const std::string& instance_id, const std::string& mac,
+                            const std::string& ip, const LearnCheck& check) {
+  std::lock_guard lock(write_mutex_);
+  Learned out;
+  InstanceRecord moved, vacated;
+  std::string moved_from;
+  bool vacates = false;
+  store_.transaction([&] {
+    // The stored record decides, not the snapshot that named it: it may have changed since.
+    const auto record = store_.find_instance(instance_id);
+    if (!record || record->invalid || record->mac != mac || !is_learnable(*record)) {
+      out.outcome = LearnOutcome::kNotLearnable;
+      return;
+    }
+    if (record->ip == ip) {
+      out.outcome = LearnOutcome::kAlreadyThere;
+      return;
+    }
+    if (check && !check(*record)) {
+      out.outcome = LearnOutcome::kRefused;
+      return;
+    }
+    if (auto holder = store_.find_instance_by_ip(ip)) {
+      // An address an operator set (or a row this version cannot read) is never taken. A
+      // learned one is: the kernel now resolves it to this MAC, so its holder's lease is over,
+      // and the holder keeps its MAC and learns again when it calls.
+      if (holder->invalid || !holder->ip_learned) {
+        out.outcome = LearnOutcome::kAddressTaken;
+        out.holder = holder->instance_id;
+        return;
+      }
+      vacated = *holder;
+      vacated.ip.clear();
+      vacated.ip_learned = false;
+      vacated = store_.update_instance(vacated);
+      vacates = true;
+      out.holder = holder->instance_id;
+    }
+    moved = *record;
+    moved_from = record->ip;
+    moved.ip = ip;
+    moved.ip_learned = true;
+    render(moved);  // as every write: refuse what could not be served before it is stored
+    moved = store_.update_instance(moved);
+    out.outcome = LearnOutcome::kLearned;
+    out.previous_ip = moved_from;
+  });
+  if (out.outcome != LearnOutcome::kLearned) return out;
+  if (vacates) {
+    publish_written_locked({{ip, vacated.instance_id, &vacated},
+                            {moved_from, moved.instance_id, &moved}});
+  } else {
+    publish_written_locked({{moved_from, moved.instance_id, &moved}});
+  }
+  return out;
 }
 
 }  // namespace cloudmeta

@@ -31,7 +31,47 @@ const std::shared_ptr<const Snapshot::ShardGroup>& empty_group() {
   return empty;
 }
 
+const std::shared_ptr<const LearnableTable>& empty_learnable() {
+  static const auto empty = std::make_shared<const LearnableTable>();
+  return empty;
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 }  // namespace
+
+std::optional<std::uint64_t> parse_mac(std::string_view mac) {
+  if (mac.size() != 17) return std::nullopt;
+  std::uint64_t value = 0;
+  for (std::size_t i = 0; i < mac.size(); i += 3) {
+    const int high = hex_digit(mac[i]);
+    const int low = hex_digit(mac[i + 1]);
+    if (high < 0 || low < 0 || (i + 2 < mac.size() && mac[i + 2] != ':')) return std::nullopt;
+    value = (value << 8) | static_cast<std::uint64_t>(high * 16 + low);
+  }
+  return value;
+}
+
+void LearnableTable::Editor::put(std::uint64_t mac, const std::string& instance_id) {
+  forget(instance_id);
+  if (const std::string* holder = table_.by_mac_.find(mac)) by_instance_.erase(*holder);
+  by_mac_.put(mac, instance_id);
+  by_instance_.put(instance_id, mac);
+}
+
+void LearnableTable::Editor::forget(const std::string& instance_id) {
+  const std::uint64_t* mac = table_.by_instance_.find(instance_id);
+  if (!mac) return;
+  const std::uint64_t key = *mac;  // `mac` points into the shard erase() may copy
+  by_instance_.erase(instance_id);
+  if (const std::string* holder = table_.by_mac_.find(key); holder && *holder == instance_id) {
+    by_mac_.erase(key);
+  }
+}
 
 SnapshotEntry::SnapshotEntry(std::shared_ptr<const RenderedInstance> rendered)
     : ready_(rendered.get()), owner_(std::move(rendered)) {}
@@ -108,7 +148,7 @@ std::uint64_t row_fingerprint(const StoredInstance& row) {
   return h == 0 ? 1 : h;
 }
 
-Snapshot::Snapshot() { groups_.fill(empty_group()); }
+Snapshot::Snapshot() : learnable_(empty_learnable()) { groups_.fill(empty_group()); }
 
 Snapshot::Builder::Builder(std::size_t expected_rows, std::shared_ptr<const Snapshot> previous)
     : previous_(std::move(previous)), nodes_(std::make_shared<NodeArena>()),
@@ -125,6 +165,7 @@ Snapshot::Builder::Builder(std::size_t expected_rows, std::shared_ptr<const Snap
 
 std::optional<IpKey> Snapshot::Builder::key_of(std::string_view ip,
                                                std::string_view instance_id) {
+  if (ip.empty()) return std::nullopt;  // a DHCP guest before its first call: no address
   auto key = IpKey::parse(ip);
   if (!key) skipped_.emplace_back(instance_id);
   return key;
@@ -145,11 +186,17 @@ void Snapshot::Builder::insert(const IpKey& key, Value&& value) {
   shard.try_emplace(key, std::forward<Value>(value));
 }
 
+void Snapshot::Builder::add_learnable(std::string_view mac, std::string_view instance_id) {
+  if (const auto key = parse_mac(mac)) learnable_editor_.put(*key, std::string(instance_id));
+}
+
 void Snapshot::Builder::add(InstanceRecord record) {
+  if (is_learnable(record)) add_learnable(record.mac, record.instance_id);
   if (const auto key = key_of(record.ip, record.instance_id)) insert(*key, std::move(record));
 }
 
 void Snapshot::Builder::add(const StoredInstance& row) {
+  if (!row.learn_mac.empty()) add_learnable(row.learn_mac, row.instance_id);
   const auto key = key_of(row.ip, row.instance_id);
   if (!key) return;
   // A reload: an unchanged row keeps the rendering the previous snapshot has of it. (Only rows
@@ -181,6 +228,7 @@ std::shared_ptr<const Snapshot> Snapshot::Builder::finish(std::int64_t revision)
     }
     if (group) snapshot->groups_[g] = std::move(group);
   }
+  if (learnable_->size() != 0) snapshot->learnable_ = std::move(learnable_);
   snapshot->revision_ = revision;
   return snapshot;
 }
@@ -228,6 +276,26 @@ void Snapshot::Editor::put(const IpKey& key, std::shared_ptr<const RenderedInsta
   Shard& shard = own(key);
   if (shard.erase(key) == 0) ++next_->size_;
   shard.try_emplace(key, std::move(rendered), row_fingerprint);
+}
+
+LearnableTable::Editor& Snapshot::Editor::own_learnable() {
+  if (!learnable_editor_) {
+    learnable_copy_ = std::make_shared<LearnableTable>(*next_->learnable_);
+    next_->learnable_ = learnable_copy_;
+    learnable_editor_.emplace(*learnable_copy_);
+  }
+  return *learnable_editor_;
+}
+
+void Snapshot::Editor::forget_learnable(const std::string& instance_id) {
+  // Most writes are of instances that are not in the table: nothing is copied for them.
+  if (!learnable_editor_ && !next_->learnable_->knows(instance_id)) return;
+  own_learnable().forget(instance_id);
+}
+
+void Snapshot::Editor::learnable(const InstanceRecord& record) {
+  if (!is_learnable(record)) return;
+  if (const auto mac = parse_mac(record.mac)) own_learnable().put(*mac, record.instance_id);
 }
 
 std::shared_ptr<const Snapshot> Snapshot::Editor::finish(std::int64_t revision) {

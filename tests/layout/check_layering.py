@@ -32,6 +32,7 @@ OWNERS = {
     "instance_listing.hpp": "store", "log.hpp": "log", "metadata_tree.hpp": "metadata", "metrics.hpp": "metrics",
     "node_arena.hpp": "snapshot", "packed_row.hpp": "snapshot", "passwords.hpp": "credentials",
     "record_json.hpp": "records", "schema.hpp": "store", "snapshot.hpp": "snapshot",
+    "sharded_map.hpp": "snapshot",
     "snapshot_cache.hpp": "snapshot",
     "store.hpp": "store", "token_authority.hpp": "imds", "validation_error.hpp": "records",
 }

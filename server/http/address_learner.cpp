@@ -1,0 +1,162 @@
+#include "http/address_learner.hpp"
+
+#include <memory>
+#include <utility>
+
+#include "cloudmeta/log.hpp"
+#include "cloudmeta/snapshot.hpp"
+
+namespace cloudmeta::http_server {
+namespace {
+
+using metrics::LearnResult;
+
+void count(LearnResult result) { metrics::registry().count_address_learning(result); }
+
+std::string_view outcome_name(Fleet::LearnOutcome outcome) {
+  switch (outcome) {
+    case Fleet::LearnOutcome::kLearned: return "learned";
+    case Fleet::LearnOutcome::kAlreadyThere: return "already_there";
+    case Fleet::LearnOutcome::kNotLearnable: return "not_learnable";
+    case Fleet::LearnOutcome::kRefused: return "binding_mismatch";
+    case Fleet::LearnOutcome::kAddressTaken: return "address_taken";
+  }
+  return "not_learnable";
+}
+
+}  // namespace
+
+AddressLearner::AddressLearner(Fleet& fleet, CallerBinding mode)
+    : fleet_(fleet), mode_(mode), thread_([this] { run(); }) {}
+
+AddressLearner::~AddressLearner() { stop(); }
+
+void AddressLearner::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool AddressLearner::enqueue(const Request& request, Done done) {
+  const auto mac = parse_mac(request.seen.mac);
+  if (!mac) return false;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    if (recent_.size() >= kMaxRecentMacs) {
+      std::erase_if(recent_, [now](const auto& entry) { return now - entry.second >= kMacInterval; });
+    }
+    const auto it = recent_.find(*mac);
+    if (it != recent_.end() && now - it->second < kMacInterval) {
+      count(LearnResult::kRateLimited);
+      return false;
+    }
+    if (queue_.size() >= kQueueLimit || recent_.size() >= kMaxRecentMacs) {
+      count(LearnResult::kDropped);
+      return false;
+    }
+    recent_[*mac] = now;
+    queue_.push_back({request, std::move(done)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void AddressLearner::run() {
+  for (;;) {
+    Queued next;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    next.done(learn(next.request));
+  }
+}
+
+bool AddressLearner::learn(const Request& request) {
+  const std::string address = request.address.to_string();
+  const auto check = [this, &request](const InstanceRecord& stored) {
+    return check_binding(mode_, LinkBinding{stored.mac, stored.interface}, request.seen) ==
+           BindingRefusal::kNone;
+  };
+  Fleet::Learned learned;
+  try {
+    learned = fleet_.learn(request.instance_id, request.seen.mac, address, check);
+  } catch (const std::exception& e) {
+    // The store did not take it (unavailable, read-only): the guest's next connection asks again.
+    count(LearnResult::kFailed);
+    log_error("address_learn_failed", {{"address", address},
+                                       {"mac", std::string_view(request.seen.mac)},
+                                       {"instance", std::string_view(request.instance_id)},
+                                       {"error", e.what()}});
+    return false;
+  }
+  switch (learned.outcome) {
+    case Fleet::LearnOutcome::kLearned:
+      count(LearnResult::kLearned);
+      log_info("address_learned",
+               {{"address", address},
+                {"previous", learned.previous_ip.empty() ? std::string_view("-")
+                                                         : std::string_view(learned.previous_ip)},
+                {"mac", std::string_view(request.seen.mac)},
+                {"port", request.seen.port.empty() ? std::string_view("-")
+                                                   : std::string_view(request.seen.port)},
+                {"instance", std::string_view(request.instance_id)},
+                {"taken_from", learned.holder.empty() ? std::string_view("-")
+                                                      : std::string_view(learned.holder)}});
+      return true;
+    case Fleet::LearnOutcome::kAlreadyThere:
+      return true;
+    case Fleet::LearnOutcome::kNotLearnable:
+    case Fleet::LearnOutcome::kRefused:
+    case Fleet::LearnOutcome::kAddressTaken:
+      break;
+  }
+  count(LearnResult::kRefused);
+  log_warn("address_learn_refused",
+           {{"address", address},
+            {"mac", std::string_view(request.seen.mac)},
+            {"port", request.seen.port.empty() ? std::string_view("-")
+                                               : std::string_view(request.seen.port)},
+            {"instance", std::string_view(request.instance_id)},
+            {"reason", outcome_name(learned.outcome)},
+            {"holder", learned.holder.empty() ? std::string_view("-")
+                                              : std::string_view(learned.holder)}});
+  return false;
+}
+
+// The completion comes from the learning thread as a post to the connection's thread, which
+// alone touches the timer; once the wait is over the timer is gone and a late completion finds
+// nothing to cancel. (Not one coroutine taking the request by value: the request is copied into
+// the queue here, before any suspension, whatever the compiler does with coroutine parameters.)
+std::shared_ptr<AddressLearner::Pending> AddressLearner::submit(
+    const Request& request, const net::any_io_executor& executor) {
+  auto pending = std::make_shared<Pending>();
+  const bool queued = enqueue(request, [pending, executor](bool learned) {
+    net::post(executor, [pending, learned] {
+      pending->learned = learned;
+      if (pending->timer) pending->timer->cancel();
+    });
+  });
+  return queued ? pending : nullptr;
+}
+
+net::awaitable<bool> AddressLearner::await(std::shared_ptr<Pending> pending) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(kWait);
+  pending->timer = &timer;
+  boost::system::error_code ec;
+  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  pending->timer = nullptr;
+  co_return pending->learned;
+}
+
+}  // namespace cloudmeta::http_server
