@@ -115,10 +115,11 @@ bool is_instances_path(std::string_view path) {
           path[kInstances.size()] == '/');
 }
 
-// The StoreError message names the column at fault; Fleet and the stores promise "instance_id"
-// or "ip" for conflicts.
+// The StoreError message names the column at fault; Fleet and the stores promise "instance_id",
+// "ip" or "mac" (first word) for conflicts.
 std::string conflict_field(const std::string& message) {
   if (message.find("instance_id") != std::string::npos) return "instance_id";
+  if (message.rfind("mac ", 0) == 0) return "mac";
   if (message.find("ip") != std::string::npos) return "ip";
   return {};
 }
