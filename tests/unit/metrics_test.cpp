@@ -141,7 +141,7 @@ TEST_CASE("metrics: every family has HELP then TYPE before its samples, counters
     REQUIRE_FALSE(type.empty());
     CHECK(l.rfind(family, 0) == 0);
   }
-  CHECK(families == 23);  // every family of metrics::render, none dropped
+  CHECK(families == 24);  // every family of metrics::render, none dropped
   CHECK(has_line(text, R"(cloudmeta_metadata_requests_total{route="token",status="200"} 5)"));
   CHECK(has_line(text, R"(cloudmeta_metadata_requests_total{route="root",status="404"} 0)"));
   CHECK(text.find("status=\"other\"") == std::string::npos);  // only when something was
@@ -289,4 +289,16 @@ TEST_CASE("metrics: METRICS_PUBLIC is off by default and takes true/false or 1/0
   CHECK_THROWS_AS(config("yes"), ConfigError);
   CHECK(config("true").describe().find("METRICS_PUBLIC=true") != std::string::npos);
   CHECK(environment_help().find("METRICS_PUBLIC") != std::string::npos);
+}
+
+TEST_CASE("metrics: address learning is counted by result") {
+  metrics::Sample s;
+  s.address_learning[static_cast<std::size_t>(metrics::LearnResult::kLearned)] = 3;
+  s.address_learning[static_cast<std::size_t>(metrics::LearnResult::kDropped)] = 2;
+  const std::string text = metrics::render(s);
+  CHECK(has_line(text, R"(cloudmeta_address_learning_total{result="learned"} 3)"));
+  CHECK(has_line(text, R"(cloudmeta_address_learning_total{result="dropped"} 2)"));
+  CHECK(has_line(text, R"(cloudmeta_address_learning_total{result="refused"} 0)"));
+  CHECK(has_line(text, R"(cloudmeta_address_learning_total{result="rate_limited"} 0)"));
+  CHECK(has_line(text, R"(cloudmeta_address_learning_total{result="failed"} 0)"));
 }

@@ -492,3 +492,24 @@ TEST_CASE("a record flagged invalid shows only its columns and the reason, and c
   CHECK(record_to_json(r, false) == shown);
   CHECK(refused_field(shown) == "invalid");
 }
+
+TEST_CASE("a DHCP guest's record: a mac and no ip; ip_learned needs both and round-trips") {
+  const json guest = {{"instance_id", "i-12345678"}, {"mac", "0E:49:61:0F:C3:11"}};
+  const InstanceRecord r = record_from_json(guest);
+  CHECK(r.ip.empty());
+  CHECK(r.mac == "0e:49:61:0f:c3:11");  // canonical: lower case
+  CHECK_FALSE(r.ip_learned);
+  CHECK(record_to_json(r).at("ip") == "");
+  CHECK(record_to_json(r).at("ip_learned") == false);
+
+  const json learned = with(guest, {{"ip", "198.18.0.7"}, {"ip_learned", true}});
+  const InstanceRecord back = record_from_json(record_to_json(record_from_json(learned)));
+  CHECK(back.ip == "198.18.0.7");
+  CHECK(back.ip_learned);
+
+  CHECK(refused_field({{"instance_id", "i-12345678"}, {"interface", "vnet3"}}) == "ip");
+  CHECK(refused_field(with(guest, {{"ip_learned", true}})) == "ip_learned");  // no ip
+  CHECK(refused_field(with(minimal(), {{"ip_learned", true}})) == "ip_learned");  // no mac
+  CHECK(refused_field(with(minimal(), {{"ip_learned", "yes"}})) == "ip_learned");
+  CHECK(refused_field(with(guest, {{"mac", "0e:49:61:0f:c3"}})) == "mac");
+}
