@@ -114,7 +114,10 @@ async function showInstances() {
     const rows = data.instances.map((r) => el('tr', {'data-id': r.instance_id},
         el('td', {}, el('a', {href: `#/instances/${encodeURIComponent(r.instance_id)}`},
                         r.instance_id)),
-        el('td', {}, r.ip),
+        // A DHCP guest's address is learned at its first call (docs/hypervisor.md).
+        el('td', {}, r.ip
+            ? [r.ip, r.ip_learned ? el('span', {class: 'muted'}, ' (learned)') : '']
+            : r.mac ? el('span', {class: 'muted'}, '(not seen yet)') : ''),
         // A stored row the server cannot decode has only its id, address and the reason.
         el('td', {}, r.invalid
             ? el('span', {class: 'invalid', title: r.invalid}, 'cannot be decoded')
@@ -287,7 +290,7 @@ async function showEditor(id) {
                                    type: name === 'ami_launch_index' ? 'number' : 'text',
                                    value: record[name] ?? '',
                                    readonly: name === 'instance_id' && !isNew,
-                                   required: name === 'instance_id' || name === 'ip'});
+                                   required: name === 'instance_id'});
         inputs[name] = input;
         return wrap(name, name.replace(/_/g, ' '), input);
       }))));
@@ -357,6 +360,8 @@ async function showEditor(id) {
     for (const [name, input] of Object.entries(inputs)) {
       out[name] = name === 'ami_launch_index' ? Number(input.value || 0) : input.value.trim();
     }
+    // A learned address stays learned while the form leaves it as it was.
+    out.ip_learned = Boolean(record.ip_learned) && out.ip === (record.ip || '');
     for (const [name, area] of Object.entries(lists)) {
       out[name] = area.value.split('\n').map((s) => s.trim()).filter((s) => s);
     }

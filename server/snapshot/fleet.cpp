@@ -356,6 +356,10 @@ InstanceRecord Fleet::replace(const InstanceRecord& record, const AlongWith& alo
   // that did not decode has none: it is replaced whole.
   InstanceRecord replacement = record;
   replacement.unknown_fields = before->unknown_fields;
+  // An address the server learned stays learned only while it is the one learned: an operator
+  // who writes another one (a PATCH of ip keeps the flag it merged in) sets it, and learning
+  // never moves it after.
+  if (replacement.ip_learned && replacement.ip != before->ip) replacement.ip_learned = false;
   InstanceRecord stored;
   store_.transaction([&] {
     stored = store_.update_instance(replacement);

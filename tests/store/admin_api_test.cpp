@@ -152,6 +152,7 @@ class Harness {
   }
 
   cm::Store& store() { return *store_; }
+  cm::Fleet& fleet() { return *fleet_; }
   std::string db_path() const { return (db_dir_ / "admin.db").string(); }
   const std::string& token() const { return token_; }
 
@@ -516,6 +517,39 @@ TEST_CASE("refused writes leave the stored records unchanged") {
                 status::bad_request, "region");
   }
   CHECK(h.list() == before);
+}
+
+TEST_CASE("a DHCP guest (a mac, no ip) is created; a second record with its MAC is 409 on mac") {
+  Harness h;
+  json guest = {{"instance_id", kId}, {"mac", "0e:00:5e:00:00:21"}, {"interface", "vnet3"}};
+  const Response created = h.send(verb::post, "/api/v1/instances", guest);
+  REQUIRE(created.result() == status::created);
+  CHECK(body_of(created)["ip"] == "");
+  CHECK(body_of(created)["ip_learned"] == false);
+
+  json twin = {{"instance_id", kOtherId}, {"mac", "0E:00:5E:00:00:21"}};  // another spelling
+  check_error(h.send(verb::post, "/api/v1/instances", twin), status::conflict, "mac");
+  CHECK(body_of(h.send(verb::post, "/api/v1/instances", twin))["error"] ==
+        std::string("mac 0e:00:5e:00:00:21 is already used by ") + kId);
+  check_error(h.send(verb::put, std::string("/api/v1/instances/") + kOtherId, twin),
+              status::conflict, "mac");
+  REQUIRE(h.send(verb::post, "/api/v1/instances", sample(kOtherId)).result() == status::created);
+  check_error(h.send(verb::patch, std::string("/api/v1/instances/") + kOtherId,
+                     json{{"mac", "0e:00:5e:00:00:21"}}),
+              status::conflict, "mac");
+  CHECK(h.store().find_instance(kOtherId)->mac.empty());
+  // Its own MAC again is no conflict; neither ip nor mac is a 400 naming ip.
+  guest["hostname"] = "dhcp-1";
+  CHECK(h.send(verb::put, std::string("/api/v1/instances/") + kId, guest).result() == status::ok);
+  check_error(h.send(verb::post, "/api/v1/instances", json{{"instance_id", "i-0aaaaaaaaaaaaaaaa"}}),
+              status::bad_request, "ip");
+  // A learned address (as Fleet::learn leaves it) patched to another one is the operator's.
+  h.fleet().learn(kId, "0e:00:5e:00:00:21", "198.18.0.21");
+  CHECK(body_of(h.send(verb::get, std::string("/api/v1/instances/") + kId))["ip_learned"] == true);
+  const json patched = body_of(h.send(verb::patch, std::string("/api/v1/instances/") + kId,
+                                      json{{"ip", "198.18.0.22"}}));
+  CHECK(patched["ip"] == "198.18.0.22");
+  CHECK(patched["ip_learned"] == false);
 }
 
 TEST_CASE("GET of an unknown instance is 404") {
