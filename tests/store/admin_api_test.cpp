@@ -519,7 +519,7 @@ TEST_CASE("refused writes leave the stored records unchanged") {
   CHECK(h.list() == before);
 }
 
-TEST_CASE("a DHCP guest (a mac, no ip) is created; a second record with its MAC is 409 on mac") {
+TEST_CASE("a DHCP guest (a mac, no ip) is created, a second record with its MAC is 409 on mac") {
   Harness h;
   json guest = {{"instance_id", kId}, {"mac", "0e:00:5e:00:00:21"}, {"interface", "vnet3"}};
   const Response created = h.send(verb::post, "/api/v1/instances", guest);

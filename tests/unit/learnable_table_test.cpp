@@ -40,7 +40,7 @@ TEST_CASE("parse_mac reads the canonical form only") {
   CHECK_FALSE(parse_mac(""));
 }
 
-TEST_CASE("is_learnable: a mac with no address or a learned one; an operator's address never") {
+TEST_CASE("is_learnable: a mac with no address or a learned one, an operator's address never") {
   InstanceRecord r = guest(1);
   CHECK(is_learnable(r));
   r.ip = "198.18.0.9";

@@ -493,7 +493,7 @@ TEST_CASE("a record flagged invalid shows only its columns and the reason, and c
   CHECK(refused_field(shown) == "invalid");
 }
 
-TEST_CASE("a DHCP guest's record: a mac and no ip; ip_learned needs both and round-trips") {
+TEST_CASE("a DHCP guest's record: a mac and no ip, ip_learned needs both and round-trips") {
   const json guest = {{"instance_id", "i-12345678"}, {"mac", "0E:49:61:0F:C3:11"}};
   const InstanceRecord r = record_from_json(guest);
   CHECK(r.ip.empty());
