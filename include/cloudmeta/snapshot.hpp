@@ -161,6 +161,10 @@ class Snapshot {
     // changed are kept instead of rendered again on their next request.
     explicit Builder(std::size_t expected_rows = 0,
                      std::shared_ptr<const Snapshot> previous = nullptr);
+    // learnable_editor_ refers to *learnable_: a moved or copied Builder would edit the table
+    // of the one it came from.
+    Builder(const Builder&) = delete;
+    Builder& operator=(const Builder&) = delete;
     void add(InstanceRecord record);
     void add(const StoredInstance& row);  // copied: the row's views may die after this call
     std::shared_ptr<const Snapshot> finish(std::int64_t revision);
