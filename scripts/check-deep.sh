@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 fuzz_targets=(imds_request split_target token_verify record_json admin_target dotenv snapshot_cache
-              stored_row bind_list)
+              stored_row bind_list libvirt_domain)
 # The TSan tier: the unit tier whole (the snapshot's racing renders and copy-on-write swaps,
 # the listener's accept loop, the limiters, the deadline sweeper, session scratch), and the store
 # and integration cases where threads or servers share state (doctest names, as ctest lists them):

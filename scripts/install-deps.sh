@@ -18,10 +18,12 @@ build_packages=(
   doctest-dev
   libyaml-cpp-dev             # the admin page's cloud-config (YAML) syntax check
   libnl-3-dev libnl-route-3-dev  # CALLER_BINDING: the kernel's neighbour and bridge tables
+  libpugixml-dev              # `cloudmeta libvirt-hook`: libvirt's domain XML
 )
 test_packages=(
   # real clients and real tools
   python3 cloud-init python3-botocore awscli iproute2 curl sqlite3
+  libvirt-clients             # virsh and libvirt's test driver: real domain XML for the hook's tests
   nftables                    # the DNAT recipe of docs/hypervisor.md (tests/clients/test_dnat.sh)
   postgresql                  # a real server for the store tests (tests/support/pg_cluster.sh)
   systemd                     # systemd-analyze, systemd-socket-activate (tests/systemd)

@@ -18,8 +18,8 @@ import sys
 
 # Top to bottom. A folder may use the ones after it.
 LAYERS = [
-    "main", "cli", "runtime", "http", "admin", "metrics", "identity", "imds", "snapshot",
-    "store", "metadata", "records", "credentials", "config", "log", "address", "base",
+    "main", "cli", "hypervisor", "runtime", "http", "admin", "metrics", "identity", "imds",
+    "snapshot", "store", "metadata", "records", "credentials", "config", "log", "address", "base",
 ]
 
 # include/cloudmeta/<header> -> the folder whose contract it is.
