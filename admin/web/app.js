@@ -380,6 +380,8 @@ async function showEditor(id) {
       throw new ApiError(400, {error: `extra is not valid JSON: ${e.message}`, field: 'extra'});
     }
     Object.assign(out, userData.read());
+    // Running or stopped is the hypervisor's to say (cloudmeta libvirt-hook): a save keeps it.
+    if (record && record.state) out.state = record.state;
     return out;
   };
 

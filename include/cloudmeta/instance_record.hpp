@@ -23,6 +23,11 @@ struct IamCredentials {
 
 enum class HttpTokens { kOptional, kRequired };
 
+// Whether the metadata surface serves the VM. A stopped instance (a libvirt guest its hook
+// released) keeps its record, history and audit trail, and is answered exactly as an unknown
+// caller until it runs again.
+enum class InstanceState { kRunning, kStopped };
+
 struct MetadataOptions {
   HttpTokens http_tokens = HttpTokens::kOptional;
   bool http_endpoint_enabled = true;
@@ -39,6 +44,7 @@ struct InstanceRecord {
   // `ip` was learned by the server from the kernel's neighbour table, not set by an operator:
   // only a learned address moves when the guest calls from another one. Requires mac and ip.
   bool ip_learned = false;
+  InstanceState state = InstanceState::kRunning;  // "running" | "stopped"
 
   std::string hostname;        // empty -> local_hostname or ip-a-b-c-d.<region>.compute.internal
   std::string local_hostname;  // empty -> hostname or the IP-based name

@@ -286,6 +286,10 @@ InstanceRecord parse_record(const json& body, UnknownMembers& unknown) {
     } else if (key == "ip_learned") {
       if (!value.is_null() && !value.is_boolean()) fail(key, "must be true or false");
       r.ip_learned = value.is_boolean() && value.get<bool>();
+    } else if (key == "state") {
+      r.state = enum_string(value, key, {"running", "stopped"}) == "stopped"
+                    ? InstanceState::kStopped
+                    : InstanceState::kRunning;
     } else if (key == "ami_launch_index") {
       if (!value.is_number_integer() || value.get<std::int64_t>() < 0 ||
           value.get<std::int64_t>() > std::numeric_limits<int>::max()) {
@@ -396,6 +400,7 @@ json record_to_json(const InstanceRecord& r, bool include_secrets) {
   json out = json::object();
   for (const auto& f : kStringFields) out[std::string(f.name)] = r.*(f.member);
   out["ip_learned"] = r.ip_learned;
+  out["state"] = r.state == InstanceState::kStopped ? "stopped" : "running";
   out["ami_launch_index"] = r.ami_launch_index;
   out["secondary_ipv4s"] = r.secondary_ipv4s;
   out["ipv6s"] = r.ipv6s;

@@ -9,6 +9,7 @@
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/metadata_tree.hpp"
 #include "cloudmeta/snapshot_cache.hpp"
+#include "snapshot/served_rendering.hpp"
 
 namespace cloudmeta {
 namespace {
@@ -189,7 +190,7 @@ std::shared_ptr<const Snapshot> Fleet::with_changes_since(
     std::shared_ptr<const RenderedInstance> rendered;
     try {
       const InstanceRecord record = decode(row);
-      rendered = render(record);
+      rendered = served_rendering(record);
       editor.learnable(record);
     } catch (const std::exception& e) {
       log_error("instance_not_served", {{"instance", change.instance_id},
@@ -400,7 +401,9 @@ void Fleet::publish_written_locked(std::initializer_list<Written> written) {
   }
   for (const Written& w : written) {
     if (!w.stored) continue;
-    if (const auto key = IpKey::parse(w.stored->ip)) editor.put(*key, render(*w.stored));
+    if (const auto key = IpKey::parse(w.stored->ip)) {
+      editor.put(*key, served_rendering(*w.stored));
+    }
     editor.learnable(*w.stored);
   }
   publish_locked(editor.finish(revision));

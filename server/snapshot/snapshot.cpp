@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "cloudmeta/log.hpp"
+#include "snapshot/served_rendering.hpp"
 
 namespace cloudmeta {
 namespace {
@@ -104,11 +105,11 @@ const RenderedInstance* SnapshotEntry::render_once() const {
   try {
     if (record) {
       instance_id = record->instance_id;
-      rendering = render(*record);
+      rendering = served_rendering(*record);
     } else {
       const StoredInstance row = pending_row_.view();
       instance_id = row.instance_id;
-      rendering = render(decode(row));
+      rendering = served_rendering(decode(row));
       row_fingerprint_ = row_fingerprint(row);
     }
   } catch (const std::exception& e) {
@@ -121,6 +122,10 @@ const RenderedInstance* SnapshotEntry::render_once() const {
     return nullptr;
   }
   pending_row_.reset();
+  if (!rendering) {  // a stopped instance: nothing to serve, nothing to log
+    owner_.reset();
+    return nullptr;
+  }
   const RenderedInstance* ready = rendering.get();
   owner_ = std::move(rendering);
   ready_.store(ready, std::memory_order_release);

@@ -513,3 +513,13 @@ TEST_CASE("a DHCP guest's record: a mac and no ip, ip_learned needs both and rou
   CHECK(refused_field(with(minimal(), {{"ip_learned", "yes"}})) == "ip_learned");
   CHECK(refused_field(with(guest, {{"mac", "0e:49:61:0f:c3"}})) == "mac");
 }
+
+TEST_CASE("state: running by default, stopped when said, nothing else") {
+  CHECK(record_from_json(minimal()).state == cloudmeta::InstanceState::kRunning);
+  CHECK(record_to_json(record_from_json(minimal()))["state"] == "running");
+  const InstanceRecord stopped = record_from_json(with(minimal(), {{"state", "stopped"}}));
+  CHECK(stopped.state == cloudmeta::InstanceState::kStopped);
+  CHECK(record_to_json(stopped)["state"] == "stopped");
+  CHECK(refused_field(with(minimal(), {{"state", "paused"}})) == "state");
+  CHECK(refused_field(with(minimal(), {{"state", 1}})) == "state");
+}

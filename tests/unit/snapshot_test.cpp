@@ -130,6 +130,29 @@ TEST_CASE("replacing a record at the same address keeps the size") {
   CHECK(before->find(key(changed))->find("meta-data/placement/region")->body == "eu-west-1");
 }
 
+TEST_CASE("a stopped instance is answered as unknown, from a record, a row or a write") {
+  auto records = fleet(3);
+  records[0].state = InstanceState::kStopped;
+  const auto built = Snapshot::build(records, 1);
+  CHECK(built->size() == 3);  // kept, not served
+  CHECK(built->find(key(records[0])) == nullptr);
+  CHECK(built->find(key(records[0])) == nullptr);
+  CHECK(built->find(key(records[1])) != nullptr);
+
+  const std::string doc = record_to_json(records[0]).dump();
+  CHECK(doc.find("\"state\":\"stopped\"") != std::string::npos);
+  Snapshot::Builder builder;
+  builder.add(StoredInstance{records[0].instance_id, records[0].ip, doc, records[0].created_at,
+                             records[0].updated_at});
+  CHECK(builder.finish(2)->find(key(records[0])) == nullptr);
+
+  // Running again: served at once.
+  records[0].state = InstanceState::kRunning;
+  const auto running = built->with(records[0].ip, render(records[0]), records[0].ip, 2);
+  REQUIRE(running->find(key(records[0])) != nullptr);
+  CHECK(running->find(key(records[0]))->instance_id() == records[0].instance_id);
+}
+
 TEST_CASE("stored rows are decoded and rendered on first request") {
   auto good = record(1);
   good.created_at = good.updated_at = "2026-11-22T10:00:00Z";
