@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/cli_commands.hpp"
 #include "cli/cli_transfer.hpp"
@@ -12,6 +14,8 @@
 #include "cli/private_file.hpp"
 #include "cloudmeta/app.hpp"
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/libvirt_hook.hpp"
+#include "cloudmeta/libvirt_hook_config.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/store.hpp"
 
@@ -135,6 +139,21 @@ class Cli {
         "healthcheck", "GET /healthz on ADMIN_BIND:ADMIN_PORT; exit 0 if healthy, else 1");
     healthcheck_->add_option("--timeout", healthcheck_timeout_s_, "Seconds to wait for the answer")
         ->check(CLI::Range(1, 600));
+
+    libvirt_hook_ = app_.add_subcommand(
+        "libvirt-hook",
+        "libvirt's qemu hook: register the guest on prepare/start, stop or delete it on release");
+    libvirt_hook_->add_option("guest", hook_call_.guest, "The domain's name")->required();
+    libvirt_hook_->add_option("operation", hook_call_.operation,
+                              "prepare, start, release (others do nothing)")
+        ->required();
+    libvirt_hook_->add_option("sub-operation", hook_call_.sub_operation, "begin, end or -");
+    libvirt_hook_->add_option("extra", hook_call_.extra, "libvirt's extra argument (-)");
+    libvirt_hook_->footer(
+        "The domain XML is read from standard input. /etc/libvirt/hooks/qemu may be a symlink\n"
+        "to cloudmeta or `exec cloudmeta libvirt-hook \"$@\"` (docs/hypervisor.md). The server is\n"
+        "reached at ADMIN_BIND:ADMIN_PORT. Environment (also read from ./.env):\n" +
+        libvirt_hook_environment_help());
   }
 
   void add_noinput(CLI::App* command) {
@@ -175,6 +194,11 @@ class Cli {
       if (token_->parsed()) return dispatch_token();
       if (export_->parsed()) return run_export(load_settings().config);
       if (import_->parsed()) return run_import(load_settings().config);
+      if (libvirt_hook_->parsed()) {
+        const Settings s = load_settings();
+        return run_libvirt_hook(hook_call_, s.config, LibvirtHookConfig::from_env(s.env),
+                                std::cin, err_);
+      }
       if (healthcheck_->parsed()) {
         return healthcheck(load_settings().config, std::chrono::seconds(healthcheck_timeout_s_),
                            err_);
@@ -254,6 +278,8 @@ class Cli {
   std::string transfer_file_;
   CLI::App* healthcheck_ = nullptr;
   int healthcheck_timeout_s_ = 3;
+  CLI::App* libvirt_hook_ = nullptr;
+  LibvirtHookCall hook_call_;
   cli::SuperuserRequest superuser_;
   std::string token_name_;
 };
@@ -261,6 +287,16 @@ class Cli {
 }  // namespace
 
 int run_cli(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  // Installed as /etc/libvirt/hooks/qemu (a symlink to the binary), libvirt's arguments are
+  // those of `cloudmeta libvirt-hook`.
+  const std::string_view name = argc > 0 && argv[0] ? argv[0] : "";
+  if (name == "qemu" || name.ends_with("/qemu")) {
+    std::vector<char*> args(argv, argv + argc);
+    static char subcommand[] = "libvirt-hook";
+    args.insert(args.begin() + 1, subcommand);
+    args.push_back(nullptr);
+    return Cli(out, err).run(argc + 1, args.data());
+  }
   return Cli(out, err).run(argc, argv);
 }
 

@@ -199,9 +199,14 @@ DomainRegistration read_domain_xml(std::string_view xml, std::string_view bridge
 
 json record_document(const DomainRegistration& d, const std::string* user_data_from_file) {
   json doc = d.derived;
-  doc.update(d.binding);
-  doc.update(d.declared);
+  doc.update(update_document(d, user_data_from_file));
   doc["instance_id"] = d.instance_id;
+  return doc;
+}
+
+json update_document(const DomainRegistration& d, const std::string* user_data_from_file) {
+  json doc = d.binding;
+  doc.update(d.declared);
   if (user_data_from_file) {
     // Bytes, perhaps not UTF-8: sent as base64, which record_from_json decodes.
     std::string encoded(sodium_base64_encoded_len(user_data_from_file->size(),

@@ -36,6 +36,12 @@ struct DomainRegistration {
 // whose <source bridge> is this is the VM's; "" takes the first interface. Throws DomainXmlError.
 DomainRegistration read_domain_xml(std::string_view xml, std::string_view bridge);
 
+// What an existing record is patched with (a merge-patch body): binding, then declared fields,
+// and `user_data` (the file's bytes) when given. The derived fields (hostname, instance_type)
+// are left to the record, which may have been edited through the API or the page.
+nlohmann::json update_document(const DomainRegistration& domain,
+                               const std::string* user_data_from_file);
+
 // The record a new instance gets (a PUT body): derived, then binding, then declared fields (each
 // later one wins), the id, and `user_data` (the file's bytes) when given. Not validated here: the
 // server does, and read_domain_xml already checked every part.

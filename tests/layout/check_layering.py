@@ -26,7 +26,8 @@ LAYERS = [
 OWNERS = {
     "admin_api.hpp": "admin", "admin_http.hpp": "admin", "api_tokens.hpp": "credentials", "app.hpp": "runtime",
     "asio.hpp": "base", "caller_binding.hpp": "identity", "caller_identity.hpp": "identity", "change_feed.hpp": "store",
-    "cli.hpp": "cli", "config.hpp": "config", "fleet.hpp": "snapshot", "imds.hpp": "imds", "imds_error_pages.hpp": "imds",
+    "cli.hpp": "cli", "config.hpp": "config", "libvirt_hook_config.hpp": "config",
+    "admin_client.hpp": "http", "libvirt_hook.hpp": "hypervisor", "fleet.hpp": "snapshot", "imds.hpp": "imds", "imds_error_pages.hpp": "imds",
     "instance_record.hpp": "records", "ip_key.hpp": "address",
     "json_depth.hpp": "records", "json_input.hpp": "records", "last_seen.hpp": "snapshot",
     "instance_listing.hpp": "store", "log.hpp": "log", "metadata_tree.hpp": "metadata", "metrics.hpp": "metrics",
