@@ -117,9 +117,11 @@ class Hook {
         expect(client.send("PATCH", path(), &body), "PATCH " + path());
         return "updated";
       }
-      if (!full.contains("ip")) {
-        throw Refused("no address for a new record: give <cloudmeta:ip> in the domain's "
-                      "metadata element");
+      // Without an address the record is a DHCP guest's: the server learns its address from
+      // the MAC under CALLER_BINDING=mac|port (docs/hypervisor.md, "DHCP guests").
+      if (!full.contains("ip") && !full.contains("mac")) {
+        throw Refused("no address and no MAC for a new record: give <cloudmeta:ip> in the "
+                      "domain's metadata element or an interface on the metadata bridge");
       }
     }
     const std::string body = full.dump();

@@ -209,6 +209,16 @@ expect_eq "overwrite=true drops the API's edit; type t3.nano; user-data from the
   "|t3.nano|52:54:00:0b:00:01|$db_dev|#cloud-config;hostname: from-file;" \
   "$(field '"|".join([r["region"], r["instance_type"], r["mac"], r["interface"], r["user_data"].replace(chr(10), ";")])')"
 
+# --- no <cloudmeta:ip>: a DHCP guest's record (its MAC, no address) ---------------------------
+sed -e 's|<name>db1<|<name>dhcp1<|' -e 's|a0b1c2d3-e4f5-0617|b0b1c2d3-e4f5-0617|' \
+  -e '/<cm:ip>/d' -e 's|52:54:00:0b:00:01|52:54:00:0c:00:01|' "$TMP/db1.def.xml" >"$TMP/dhcp1.def.xml"
+define dhcp1 "$TMP/dhcp1.def.xml"
+hook dhcp1 prepare begin - <"$TMP/dhcp1.xml" 2>"$TMP/hook.err"
+expect_match "a domain without an address is created" "created" "$(cat "$TMP/hook.err")"
+api GET "/api/v1/instances/i-b0b1c2d3e4f506172" >/dev/null
+expect_eq "as a DHCP guest: its MAC, no address yet" "52:54:00:0c:00:01||False" \
+  "$(field '"|".join([r["mac"], r["ip"], str(r["ip_learned"])])')"
+
 # --- refusals: nothing is written ------------------------------------------------------------
 before="$(count)"
 status=0
