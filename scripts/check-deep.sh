@@ -17,8 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-fuzz_targets=(imds_request split_target token_verify record_json admin_target dotenv snapshot_cache
-              stored_row bind_list libvirt_domain)
+# Every tests/fuzz/*.cpp is a target (tests/fuzz/CMakeLists.txt builds the same list), each with
+# a seed corpus in tests/fuzz/corpus/<target>/.
+fuzz_targets=()
+for source in tests/fuzz/*.cpp; do
+  fuzz_targets+=("$(basename "$source" .cpp)")
+done
 # The TSan tier: the unit tier whole (the snapshot's racing renders and copy-on-write swaps,
 # the listener's accept loop, the limiters, the deadline sweeper, session scratch), and the store
 # and integration cases where threads or servers share state (doctest names, as ctest lists them):
