@@ -18,6 +18,7 @@
 #include "cloudmeta/record_json.hpp"
 #include "cloudmeta/store.hpp"
 #include "host_check.hpp"
+#include "identity_routes.hpp"
 #include "instance_routes.hpp"
 #include "json_response.hpp"
 #include "metrics_route.hpp"
@@ -234,6 +235,9 @@ net::awaitable<Response> AdminApi::route(const Request& request, const IpKey& pe
       if (!principal) co_return unauthorized(request);
     }
     co_return metrics_route(request, fleet_);
+  }
+  if (target.path == kIdentityCertificatesPath && identity_signer_) {
+    co_return identity_certificates(request, target, *identity_signer_);
   }
   if (is_page_path(target.path)) {
     Response response = co_await handle_page(request, target.path, peer, fleet_.store(), *web_);

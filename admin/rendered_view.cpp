@@ -57,8 +57,15 @@ Response rendered_instance(const RouteContext& ctx, const std::string& id) {
   // Sorted by path, as a person reads a tree. Leaves that are not UTF-8 text (binary user-data)
   // travel as {"base64": ...} so the JSON stays valid.
   std::map<std::string, nlohmann::json> leaves;
+  const IdentitySignatures* signatures = rendered->signatures();
   for (const auto& [path, node] : rendered->nodes()) {
     if (node.is_dir) continue;
+    if (node.signed_leaf != SignedLeaf::kNone) {
+      // Signed on the guest's first request for it (docs/metadata.md, "Signed identity"); the
+      // admin side never signs, so null until then.
+      leaves[path] = signatures ? nlohmann::json(signatures->of(node.signed_leaf)) : nullptr;
+      continue;
+    }
     leaves[path] = is_utf8(node.body) ? nlohmann::json(node.body)
                                       : nlohmann::json{{"base64", base64(node.body)}};
   }

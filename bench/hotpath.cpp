@@ -5,9 +5,14 @@
 // steady state.
 //
 //   cloudmeta_hotpath                     allocation check; exits 1 if a GET allocates
-//   cloudmeta_hotpath loop KIND N         N requests of KIND (v1, v2, put), for callgrind
+//   cloudmeta_hotpath loop KIND N         N requests of KIND (v1, v2, put, signed), for callgrind
+//   cloudmeta_hotpath sign N              N signings of an identity document (pkcs7, signature
+//                                         and rsa2048): CPU time per document, the cost of a
+//                                         guest's first request for a signature
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -17,6 +22,7 @@
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/caller_identity.hpp"
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/metrics.hpp"
 #include "cloudmeta/snapshot.hpp"
@@ -54,7 +60,9 @@ namespace {
 
 namespace http_server = cloudmeta::http_server;
 
-enum class Kind { kV1, kV2, kPut };
+// kSigned: a GET of dynamic/instance-identity/pkcs7 once it is signed (served like any leaf).
+enum class Kind { kV1, kV2, kPut, kSigned };
+constexpr std::string_view kIdentityDocument = "dynamic/instance-identity/document";
 
 struct World {
   Config config;
@@ -83,6 +91,14 @@ std::unique_ptr<World> make_world(unsigned instances) {
   return world;
 }
 
+// Signs the caller's identity document, as the signing thread does on the first request.
+void sign_caller(const World& w) {
+  static const std::shared_ptr<const SigningKeys> keys = SigningKeys::generate();
+  const RenderedInstance* instance = w.snapshot->find(w.caller);
+  instance->set_signatures(std::make_unique<IdentitySignatures>(sign_identity_document(
+      instance->find(kIdentityDocument)->body, *keys, instance->document_time())));
+}
+
 // What botocore sends (its User-Agent shortened): three or four header fields, like most clients.
 std::string request_bytes(Kind kind, const World& world) {
   std::string r;
@@ -92,8 +108,11 @@ std::string request_bytes(Kind kind, const World& world) {
         "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\n\r\n";
     return r;
   }
-  r = "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\n"
-      "User-Agent: Botocore/1.29\r\nAccept-Encoding: identity\r\n";
+  r = kind == Kind::kSigned
+          ? "GET /latest/dynamic/instance-identity/pkcs7 HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+            "User-Agent: Botocore/1.29\r\nAccept-Encoding: identity\r\n"
+          : "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+            "User-Agent: Botocore/1.29\r\nAccept-Encoding: identity\r\n";
   if (kind == Kind::kV2) {
     const IpKey& c = world.caller;
     const auto* instance = world.snapshot->find(c);
@@ -124,8 +143,8 @@ std::size_t one_request(World& w, Parser& parser, const std::string& bytes, std:
   const imds::Response response = w.rate_limiter.allow(identity.caller)
                                       ? imds::respond(view, *w.snapshot, w.tokens, now)
                                       : imds::throttled();
-  if (response.status != 200) {
-    std::fprintf(stderr, "unexpected status %d\n", response.status);
+  if (response.status != 200 || response.unsigned_leaf != SignedLeaf::kNone) {
+    std::fprintf(stderr, "unexpected status %d (or an unsigned leaf)\n", response.status);
     std::exit(2);
   }
   w.shard->record(response, std::chrono::microseconds(8));
@@ -164,12 +183,14 @@ double allocations_per_request(World& w, Kind kind, int warmup, int measured) {
 
 int check() {
   auto world = make_world(1000);
+  sign_caller(*world);
   bool ok = true;
   std::printf("heap allocations per request, steady state (1000 instances):\n");
   std::printf("  %-26s %14s %14s\n", "request", "Beast default", "fields arena");
   for (auto [kind, name] : {std::pair{Kind::kV1, "GET (IMDSv1)"},
                             std::pair{Kind::kV2, "GET with token (IMDSv2)"},
-                            std::pair{Kind::kPut, "token PUT"}}) {
+                            std::pair{Kind::kPut, "token PUT"},
+                            std::pair{Kind::kSigned, "GET pkcs7 (signed)"}}) {
     const double plain = allocations_per_request<false>(*world, kind, 100, 10000);
     const double arena = allocations_per_request<true>(*world, kind, 100, 10000);
     std::printf("  %-26s %14.2f %14.2f\n", name, plain, arena);
@@ -184,6 +205,7 @@ int check() {
 
 int loop(Kind kind, long n) {
   auto world = make_world(1000);
+  if (kind == Kind::kSigned) sign_caller(*world);
   const std::string bytes = request_bytes(kind, *world);
   http_server::FieldsArena arena;
   std::string head;
@@ -198,6 +220,23 @@ int loop(Kind kind, long n) {
   return 0;
 }
 
+// CPU time (this process's) per signing of one instance's identity document.
+int sign(long n) {
+  auto world = make_world(1);
+  const auto keys = SigningKeys::generate();
+  const RenderedInstance* instance = world->snapshot->find(world->caller);
+  const std::string& document = instance->find(kIdentityDocument)->body;
+  std::size_t sink = 0;
+  const std::clock_t start = std::clock();
+  for (long i = 0; i < n; ++i) {
+    sink += sign_identity_document(document, *keys, instance->document_time()).pkcs7.size();
+  }
+  const double seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+  std::printf("%ld documents signed (pkcs7, signature, rsa2048): %.1f us of CPU each (%zu)\n", n,
+              seconds * 1e6 / static_cast<double>(n), sink);
+  return 0;
+}
+
 }  // namespace
 }  // namespace cloudmeta::bench
 
@@ -205,11 +244,15 @@ int main(int argc, char** argv) {
   using namespace cloudmeta::bench;
   if (argc == 4 && std::strcmp(argv[1], "loop") == 0) {
     const std::string kind = argv[2];
-    return loop(kind == "v2" ? Kind::kV2 : kind == "put" ? Kind::kPut : Kind::kV1,
+    return loop(kind == "v2"       ? Kind::kV2
+                : kind == "put"    ? Kind::kPut
+                : kind == "signed" ? Kind::kSigned
+                                   : Kind::kV1,
                 std::atol(argv[3]));
   }
+  if (argc == 3 && std::strcmp(argv[1], "sign") == 0) return sign(std::atol(argv[2]));
   if (argc != 1) {
-    std::fprintf(stderr, "usage: cloudmeta_hotpath [loop v1|v2|put N]\n");
+    std::fprintf(stderr, "usage: cloudmeta_hotpath [loop v1|v2|put|signed N | sign N]\n");
     return 2;
   }
   return check();

@@ -442,7 +442,9 @@ async function showSees(id) {
   }
   const rows = Object.entries(data.paths).filter(([p]) => p !== 'user-data').map(([path, v]) =>
       el('tr', {}, el('td', {}, el('code', {}, `/latest/${path}`)),
-         el('td', {}, el('pre', {}, typeof v === 'string' ? v : `(base64) ${v.base64}`))));
+         el('td', {}, el('pre', {}, typeof v === 'string' ? v
+                                   : v === null ? '(signed on the guest\'s first request for it)'
+                                   : `(base64) ${v.base64}`))));
   view(el('h1', {}, `What ${id} sees`),
        el('p', {class: 'muted'}, `Exactly what the metadata surface serves to ${data.ip}, read ` +
           'from the live snapshot. Read-only.'),

@@ -13,6 +13,7 @@
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/fleet.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/last_seen.hpp"
 
@@ -37,6 +38,8 @@ class AdminApi {
   // GET /readyz answers 200 only between set_ready(true) (snapshot loaded, both surfaces
   // listening) and set_ready(false) (shutting down); /healthz: the process and store are up.
   void set_ready(bool ready) { ready_ = ready; }
+  // Serves GET /api/v1/identity/certificates from it (404 without one).
+  void set_identity_signer(IdentitySigner* signer) { identity_signer_ = signer; }
 
  private:
   net::awaitable<Response> route(const Request& request, const IpKey& peer,
@@ -45,6 +48,7 @@ class AdminApi {
   Fleet& fleet_;
   const Config& config_;
   bool ready_ = false;  // admin thread only, like the rest of this class
+  IdentitySigner* identity_signer_ = nullptr;
   std::unique_ptr<WebState> web_;  // the admin page's sessions, limiter, caches
 };
 

@@ -59,6 +59,12 @@ struct Config {
   unsigned threads = 0;  // metadata I/O threads; 0 -> hardware threads
   std::string database_url;  // "" -> sqlite file ./cloudmeta.db
   std::string secret_key;    // "" -> generated once and stored in the database
+  // The identity documents' signing keys (cloudmeta/identity_signing.hpp): PEM files, or all ""
+  // for keys generated once and stored in the database. The DSA pair is optional.
+  std::string identity_key_file;
+  std::string identity_cert_file;
+  std::string identity_dsa_key_file;
+  std::string identity_dsa_cert_file;
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
   std::vector<Cidr> trusted_proxies;

@@ -42,6 +42,7 @@ enum class Outcome : std::uint8_t {
   kForbidden,       // endpoint disabled, XFF on PUT, versioned token path
   kMethodNotAllowed,
   kThrottled,       // 429: the caller exceeded its request rate
+  kUnavailable,     // 503: an identity signature could not be made in time
 };
 
 // What a request asked for, as a small fixed set (metrics label it by this, never by the raw
@@ -76,6 +77,9 @@ struct Response {
   int hop_limit = 0;                 // >0: IP TTL / hop limit for this response (token PUT)
   std::string_view allow;            // 405: the Allow header ("OPTIONS, PUT" on the token path)
   const RenderedInstance* instance = nullptr;  // for the access log
+  // A signature of the identity document that is not signed yet: the caller signs it
+  // (cloudmeta/identity_signing.hpp) and answers with signed_body(), or with unavailable().
+  SignedLeaf unsigned_leaf = SignedLeaf::kNone;
 };
 
 Response respond(const Request& request, const Snapshot& snapshot,
@@ -83,6 +87,12 @@ Response respond(const Request& request, const Snapshot& snapshot,
 
 // 429, as AWS answers a throttled instance.
 Response throttled();
+
+// 404 for a known caller (a path it has not).
+Response not_found(const RenderedInstance* instance);
+
+// 503: a signature could not be made in time (docs/metadata.md, "Signed identity").
+Response unavailable(const RenderedInstance* instance);
 
 // The Route of a request-target (respond() sets Response::route itself; this is for requests
 // answered without it, such as throttled ones).

@@ -55,7 +55,7 @@ inline constexpr std::size_t kStatusSlots = kStatuses.size() + 1;
 // Requests the parser refused before imds::respond saw them.
 inline constexpr std::array<int, 3> kRefusalStatuses = {400, 413, 431};
 
-inline constexpr std::size_t kOutcomeCount = 9;  // imds::Outcome's values
+inline constexpr std::size_t kOutcomeCount = 10;  // imds::Outcome's values
 
 constexpr std::size_t status_slot(int status) {
   switch (status) {
@@ -124,6 +124,15 @@ enum class LearnResult : std::uint8_t {
 };
 inline constexpr std::size_t kLearnResults = 5;
 
+// A metadata request that had to wait for its identity document to be signed (docs/metadata.md,
+// "Signed identity"), by what it got.
+enum class SigningResult : std::uint8_t {
+  kSigned,   // the signature, once signed (later requests are served without waiting)
+  kFailed,   // no keys (the database did not answer), OpenSSL refused, or the wait ran out: 503
+  kDropped,  // the signing queue was full: 503
+};
+inline constexpr std::size_t kSigningResults = 3;
+
 // Everything a scrape shows, as plain numbers.
 struct Sample {
   std::string version;
@@ -144,6 +153,7 @@ struct Sample {
   std::uint64_t store_errors[kStoreErrorKinds] = {};
   std::uint64_t refresh_failures = 0;
   std::uint64_t address_learning[kLearnResults] = {};  // by LearnResult
+  std::uint64_t identity_signing[kSigningResults] = {};  // by SigningResult
   // The snapshot the metadata surface serves.
   std::uint64_t snapshot_instances = 0;
   bool snapshot_stale = false;
@@ -198,6 +208,10 @@ class Registry {
   void count_address_learning(LearnResult result) {
     address_learning_[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
   }
+  // Metadata threads: a request that waited for an identity document's signing.
+  void count_identity_signing(SigningResult result) {
+    identity_signing_[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+  }
   void note_snapshot_current();
 
   // Everything but the snapshot's size and staleness, which the caller reads from its Fleet.
@@ -219,6 +233,7 @@ class Registry {
   std::array<std::atomic<std::uint64_t>, kStoreErrorKinds> store_errors_{};
   std::atomic<std::uint64_t> refresh_failures_{0};
   std::atomic<std::uint64_t> address_learning_[kLearnResults] = {};
+  std::atomic<std::uint64_t> identity_signing_[kSigningResults] = {};
   std::atomic<std::int64_t> current_since_ns_;  // steady clock, last note_snapshot_current()
 };
 

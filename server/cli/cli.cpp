@@ -118,6 +118,13 @@ class Cli {
     token_revoke_ = token_->add_subcommand("revoke", "Revoke a token (exit 1 if there is none)");
     token_revoke_->add_option("--name", token_name_, "The token's name")->required();
 
+    identity_ = app_.add_subcommand("identity", "Signed instance identity documents");
+    identity_->require_subcommand(0, 1);
+    identity_certificates_ = identity_->add_subcommand(
+        "certificates",
+        "Print the certificates that verify pkcs7 (dsa), signature (rsa) and rsa2048, PEM");
+    identity_certificates_->add_option("--name", identity_name_, "Only this one: dsa, rsa or rsa2048");
+
     export_ = app_.add_subcommand(
         "export", "Write every instance record as JSON lines (IAM secrets included)");
     export_->add_option("--output", transfer_file_, "Write to FILE (mode 0600), not stdout");
@@ -192,6 +199,14 @@ class Cli {
         return 0;
       }
       if (token_->parsed()) return dispatch_token();
+      if (identity_->parsed()) {
+        if (!identity_certificates_->parsed()) {
+          err_ << identity_->help("cloudmeta");
+          return usage_error("identity: a command is required (certificates)");
+        }
+        cli::print_identity_certificates(load_settings().config, identity_name_, out_);
+        return 0;
+      }
       if (export_->parsed()) return run_export(load_settings().config);
       if (import_->parsed()) return run_import(load_settings().config);
       if (libvirt_hook_->parsed()) {
@@ -272,6 +287,8 @@ class Cli {
   CLI::App* token_create_ = nullptr;
   CLI::App* token_list_ = nullptr;
   CLI::App* token_revoke_ = nullptr;
+  CLI::App* identity_ = nullptr;
+  CLI::App* identity_certificates_ = nullptr;
   CLI::App* version_ = nullptr;
   CLI::App* export_ = nullptr;
   CLI::App* import_ = nullptr;
@@ -282,6 +299,7 @@ class Cli {
   LibvirtHookCall hook_call_;
   cli::SuperuserRequest superuser_;
   std::string token_name_;
+  std::string identity_name_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cloudmeta/api_tokens.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "cloudmeta/passwords.hpp"
 #include "cloudmeta/store.hpp"
 #include "cli/password_prompt.hpp"
@@ -186,6 +187,19 @@ void revoke_token(const Config& config, const std::string& name, std::ostream& o
     append_cli_audit(*store, "token.revoke", {{"name", name}});
   });
   out << "Revoked API token " << in_quotes(name) << ".\n";
+}
+
+void print_identity_certificates(const Config& config, const std::string& name,
+                                 std::ostream& out) {
+  if (!name.empty() && name != "dsa" && name != "rsa" && name != "rsa2048") {
+    throw UsageError("--name: must be dsa, rsa or rsa2048");
+  }
+  auto store = open_migrated_store(config);
+  for (const IdentityCertificate& certificate : resolve_signing_keys(config, *store)->certificates()) {
+    if (!name.empty() && certificate.name != name) continue;
+    if (name.empty()) out << certificate.name << ":\n";
+    out << certificate.pem;
+  }
 }
 
 }  // namespace cloudmeta::cli

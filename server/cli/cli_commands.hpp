@@ -41,5 +41,8 @@ void change_password(const Config& config, const Config::Lookup& env,
 void create_token(const Config& config, const std::string& name, std::ostream& out);
 void list_tokens(const Config& config, std::ostream& out);
 void revoke_token(const Config& config, const std::string& name, std::ostream& out);
+// The certificates that verify identity documents' signatures (PEM; `name`: dsa, rsa or rsa2048,
+// "" for all three, each after a line naming it); makes and stores the keys if none are yet.
+void print_identity_certificates(const Config& config, const std::string& name, std::ostream& out);
 
 }  // namespace cloudmeta::cli

@@ -147,6 +147,12 @@ const OtherSetting kOtherSettings[] = {
     {"DATABASE_URL", "(./cloudmeta.db)", "sqlite:///path/to/file.db or postgres://user:pw@host/db"},
     {"SECRET_KEY", "(generated, stored in the database)",
      "signs IMDSv2 tokens; at least 32 characters; the same on every host"},
+    {"IDENTITY_KEY_FILE", "(generated, stored in the database)",
+     "PEM RSA key (>= 2048 bits) signing the identity document's signature, rsa2048 and, "
+     "without IDENTITY_DSA_KEY_FILE, pkcs7; with IDENTITY_CERT_FILE"},
+    {"IDENTITY_CERT_FILE", "(none)", "PEM certificate of IDENTITY_KEY_FILE, as published"},
+    {"IDENTITY_DSA_KEY_FILE", "(none)", "PEM DSA key signing pkcs7, as AWS's; optional"},
+    {"IDENTITY_DSA_CERT_FILE", "(none)", "PEM certificate of IDENTITY_DSA_KEY_FILE"},
     {"LOG_LEVEL", "info", "debug | info | warn | error"},
     {"LOG_FORMAT", "text", "text (key=value) | json (one object per line)"},
     {"TRUSTED_PROXIES", "(none)",
@@ -382,6 +388,20 @@ Config Config::from_env(const Lookup& lookup) {
     }
     c.secret_key = *v;
   }
+  if (auto v = get("IDENTITY_KEY_FILE")) c.identity_key_file = *v;
+  if (auto v = get("IDENTITY_CERT_FILE")) c.identity_cert_file = *v;
+  if (auto v = get("IDENTITY_DSA_KEY_FILE")) c.identity_dsa_key_file = *v;
+  if (auto v = get("IDENTITY_DSA_CERT_FILE")) c.identity_dsa_cert_file = *v;
+  // Pairs: a key without its certificate (or the reverse) cannot be published or checked.
+  if (c.identity_key_file.empty() != c.identity_cert_file.empty()) {
+    throw ConfigError("IDENTITY_KEY_FILE and IDENTITY_CERT_FILE: set both or neither");
+  }
+  if (c.identity_dsa_key_file.empty() != c.identity_dsa_cert_file.empty()) {
+    throw ConfigError("IDENTITY_DSA_KEY_FILE and IDENTITY_DSA_CERT_FILE: set both or neither");
+  }
+  if (!c.identity_dsa_key_file.empty() && c.identity_key_file.empty()) {
+    throw ConfigError("IDENTITY_DSA_KEY_FILE: needs IDENTITY_KEY_FILE (the RSA key) too");
+  }
   if (auto v = get("SNAPSHOT_CACHE")) c.snapshot_cache = lower(*v) == "off" ? "" : *v;
   if (auto v = get("LOG_LEVEL")) c.log_level = parse_level(*v);
   if (auto v = get("LOG_FORMAT")) c.log_format = parse_format(*v);
@@ -414,6 +434,9 @@ std::string Config::describe() const {
   add("DATABASE_URL",
       database_url.empty() ? "(./cloudmeta.db)" : redact_database_url(database_url));
   add("SECRET_KEY", secret_key.empty() ? "(unset)" : "(redacted)");
+  add("IDENTITY_KEY_FILE",
+      identity_key_file.empty() ? "(generated, stored in the database)" : identity_key_file);
+  if (!identity_dsa_key_file.empty()) add("IDENTITY_DSA_KEY_FILE", identity_dsa_key_file);
   add("SNAPSHOT_CACHE", snapshot_cache.empty() ? "off" : snapshot_cache);
   add("LOG_LEVEL", log_level_name(log_level));
   add("LOG_FORMAT", format_name(log_format));

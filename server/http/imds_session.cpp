@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include "cloudmeta/caller_identity.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "cloudmeta/imds.hpp"
 #include "cloudmeta/log.hpp"
 #include "cloudmeta/metrics.hpp"
@@ -65,6 +66,35 @@ bool should_learn(const Snapshot& snapshot, const IpKey& peer, const LinkPeer& s
     if (!instance || instance->binding().mac == seen.mac) return false;
   }
   return snapshot.learnable_instance(seen.mac) != nullptr;
+}
+
+// A signature of the identity document not made yet (cloudmeta/identity_signing.hpp): this
+// connection waits for the signing thread, the thread's other connections go on. `snapshot`
+// keeps the rendering alive meanwhile.
+net::awaitable<void> sign_first(imds::Response& response, std::shared_ptr<const Snapshot> snapshot,
+                                const ImdsContext& context) {
+  const RenderedInstance* instance = response.instance;
+  const SignedLeaf leaf = response.unsigned_leaf;
+  const imds::Route route = response.route;
+  if (!context.signer) {
+    response = imds::not_found(instance);
+    response.route = route;
+    co_return;
+  }
+  bool signed_ = false;
+  auto pending =
+      context.signer->submit(std::move(snapshot), *instance, co_await net::this_coro::executor);
+  if (pending) signed_ = co_await IdentitySigner::await(std::move(pending));
+  metrics::registry().count_identity_signing(!pending  ? metrics::SigningResult::kDropped
+                                             : signed_ ? metrics::SigningResult::kSigned
+                                                       : metrics::SigningResult::kFailed);
+  if (signed_) {
+    response.body = instance->signatures()->of(leaf);
+    response.unsigned_leaf = SignedLeaf::kNone;
+  } else {
+    response = imds::unavailable(instance);
+    response.route = route;
+  }
 }
 
 void log_request(const IpKey& caller, const imds::Response& r, http::verb method,
@@ -159,8 +189,14 @@ net::awaitable<void> serve_imds_connection(tcp::socket socket, const ImdsContext
                                        ? binding.verdict(*snapshot, identity.caller, peer)
                                        : BindingRefusal::kNone;
     if (refusal != BindingRefusal::kNone) counters.record_binding_refusal(refusal);
-    const imds::Response response =
+    imds::Response response =
         answer(view, refusal == BindingRefusal::kNone ? *snapshot : empty_snapshot(), context, now);
+    // The rendering stays alive through the wait, and until its body is copied below.
+    std::shared_ptr<const Snapshot> signed_from;
+    if (response.unsigned_leaf != SignedLeaf::kNone) [[unlikely]] {
+      signed_from = snapshot;
+      co_await sign_first(response, signed_from, context);
+    }
     // "Last seen" has a resolution of one second: a connection notes its caller once per second
     // at most, so a keep-alive client's requests skip the table's lock (5.5 % of a GET's
     // instructions when every request noted it).

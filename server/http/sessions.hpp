@@ -10,6 +10,7 @@
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/caller_binding.hpp"
 #include "cloudmeta/config.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "cloudmeta/last_seen.hpp"
 #include "cloudmeta/snapshot.hpp"
 #include "cloudmeta/token_authority.hpp"
@@ -30,6 +31,9 @@ struct ImdsContext {
   const NeighbourTable* neighbours = nullptr;
   // Under CALLER_BINDING=mac|port: learns the addresses of DHCP guests; null otherwise.
   AddressLearner* learner = nullptr;
+  // Signs identity documents on their first pkcs7/signature/rsa2048 request; null: those paths
+  // answer 404 (a harness without keys).
+  IdentitySigner* signer = nullptr;
 };
 
 // `sweeper`: the deadlines of the metadata connections on this thread (one per I/O thread).

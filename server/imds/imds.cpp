@@ -104,6 +104,14 @@ Response issue_token(const Request& req, std::string_view version, const Snapsho
 
 Response throttled() { return error(429, Outcome::kThrottled); }
 
+Response not_found(const RenderedInstance* instance) {
+  return error(404, Outcome::kNotFound, instance);
+}
+
+Response unavailable(const RenderedInstance* instance) {
+  return error(503, Outcome::kUnavailable, instance);
+}
+
 const std::string& version_listing() {
   static const std::string listing = [] {
     std::string s;
@@ -221,6 +229,13 @@ Response respond_to(const Request& req, const Target& t, const Snapshot& snapsho
   if (!node) return error(404, Outcome::kNotFound, instance);
   r.body = node->body;
   r.content_type = node->content_type;
+  if (node->signed_leaf != SignedLeaf::kNone) [[unlikely]] {
+    if (const IdentitySignatures* signatures = instance->signatures()) {
+      r.body = signatures->of(node->signed_leaf);
+    } else {
+      r.unsigned_leaf = node->signed_leaf;
+    }
+  }
   return r;
 }
 

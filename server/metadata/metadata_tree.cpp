@@ -5,6 +5,8 @@
 #include "cloudmeta/metadata_tree.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <iterator>
 #include <map>
 #include <tuple>
@@ -28,6 +30,7 @@ struct Leaf {
   std::string body;
   ContentType content_type = ContentType::kTextPlain;
   bool from_extra = false;
+  SignedLeaf signed_leaf = SignedLeaf::kNone;
 };
 
 using Leaves = std::vector<Leaf>;
@@ -58,6 +61,10 @@ class Dir {
   }
   void add_if_set(std::string_view name, const std::string& body) const {
     if (!body.empty()) add(name, body);
+  }
+  // A leaf signed on its first request, not rendered (metadata_tree.hpp, SignedLeaf).
+  void add_signed(std::string_view name, SignedLeaf leaf) const {
+    leaves_.push_back(Leaf{concat(prefix_, name), {}, ContentType::kTextPlain, false, leaf});
   }
   Dir sub(std::string_view name) const { return Dir(leaves_, concat(prefix_, name) + '/'); }
 
@@ -181,7 +188,25 @@ void add_meta_data(const InstanceRecord& r, const defaults::Effective& e, Leaves
 void add_dynamic(const InstanceRecord& r, const defaults::Effective& e, Leaves& leaves) {
   const Dir dynamic(leaves, "dynamic/");
   dynamic.sub("fws").add("instance-monitoring", "disabled");
-  dynamic.sub("instance-identity").add("document", identity_document(r, e));
+  const Dir identity = dynamic.sub("instance-identity");
+  identity.add("document", identity_document(r, e));
+  identity.add_signed("pkcs7", SignedLeaf::kPkcs7);
+  identity.add_signed("rsa2048", SignedLeaf::kRsa2048);
+  identity.add_signed("signature", SignedLeaf::kSignature);
+}
+
+// "2024-05-01T10:20:30Z" (aws_timestamp's form) -> Unix seconds; 0 when absent or unparsable.
+std::int64_t unix_time(const std::string& rfc3339) {
+  const auto ts = defaults::aws_timestamp(rfc3339);
+  if (!ts) return 0;
+  std::tm tm{};
+  if (std::sscanf(ts->c_str(), "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm));
 }
 
 // "meta-data/placement/region" -> "extra.placement.region", the JSON field at fault. Only for
@@ -358,7 +383,8 @@ RenderedInstance::NodeMap finish(Leaves& leaves, const InstanceRecord& record) {
   }
   // Leaves last: the edges above view their path strings.
   for (auto& leaf : leaves) {
-    nodes.emplace(std::move(leaf.path), Node{std::move(leaf.body), false, leaf.content_type});
+    nodes.emplace(std::move(leaf.path),
+                  Node{std::move(leaf.body), false, leaf.content_type, leaf.signed_leaf});
   }
   return nodes;
 }
@@ -384,7 +410,10 @@ std::shared_ptr<const RenderedInstance> render(const InstanceRecord& record) {
   }
   return std::make_shared<const RenderedInstance>(record.instance_id, record.metadata_options,
                                                   finish(leaves, record),
-                                                  LinkBinding{record.mac, record.interface});
+                                                  LinkBinding{record.mac, record.interface},
+                                                  unix_time(record.updated_at.empty()
+                                                                ? record.created_at
+                                                                : record.updated_at));
 }
 
 }  // namespace cloudmeta

@@ -11,7 +11,7 @@ namespace {
 static_assert(static_cast<std::size_t>(imds::Route::kOther) + 1 == imds::kRouteCount);
 static_assert(static_cast<std::size_t>(imds::TokenRejection::kExpired) + 1 ==
               imds::kTokenRejectionCount);
-static_assert(static_cast<std::size_t>(imds::Outcome::kThrottled) + 1 == kOutcomeCount);
+static_assert(static_cast<std::size_t>(imds::Outcome::kUnavailable) + 1 == kOutcomeCount);
 static_assert(static_cast<std::size_t>(StoreError::Kind::kReadOnly) + 1 == kStoreErrorKinds);
 
 // Taken while static objects are initialised, before main: the process's start, as the standard
@@ -31,6 +31,8 @@ constexpr std::array<std::string_view, imds::kTokenRejectionCount> kRejectionNam
     "", "missing", "malformed", "bad_signature", "expired"};
 constexpr std::array<std::string_view, kLearnResults> kLearnResultNames = {
     "learned", "refused", "rate_limited", "dropped", "failed"};
+constexpr std::array<std::string_view, kSigningResults> kSigningResultNames = {"signed", "failed",
+                                                                               "dropped"};
 
 constexpr std::array<std::string_view, kStoreErrorKinds> kStoreErrorNames = {
     "conflict", "not_found", "unavailable", "corrupt", "invalid", "read_only"};
@@ -195,6 +197,16 @@ std::string render(const Sample& s) {
              s.address_learning[i]);
   }
 
+  w.family("cloudmeta_identity_signatures_total", "counter",
+           "Metadata requests for pkcs7, signature or rsa2048 that waited for their identity "
+           "document to be signed (the first after a record changes), by result: signed, failed "
+           "(no keys, e.g. the database did not answer, or the wait ran out; answered 503), "
+           "dropped (the signing queue was full; answered 503).");
+  for (std::size_t i = 0; i < kSigningResults; ++i) {
+    w.sample("cloudmeta_identity_signatures_total", {{"result", kSigningResultNames[i]}},
+             s.identity_signing[i]);
+  }
+
   w.family("cloudmeta_tokens_issued_total", "counter", "IMDSv2 session tokens issued.");
   w.sample("cloudmeta_tokens_issued_total", {}, outcome(imds::Outcome::kTokenIssued));
   w.family("cloudmeta_tokens_rejected_total", "counter",
@@ -340,6 +352,9 @@ Sample Registry::sample() const {
   s.refresh_failures = refresh_failures_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kLearnResults; ++i) {
     s.address_learning[i] = address_learning_[i].load(std::memory_order_relaxed);
+  }
+  for (std::size_t i = 0; i < kSigningResults; ++i) {
+    s.identity_signing[i] = identity_signing_[i].load(std::memory_order_relaxed);
   }
   const auto age_ns = steady_ns() - current_since_ns_.load(std::memory_order_relaxed);
   s.snapshot_age_seconds = static_cast<double>(std::max<std::int64_t>(age_ns, 0)) / 1e9;

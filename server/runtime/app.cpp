@@ -25,6 +25,7 @@
 #include "http/sessions.hpp"
 #include "http/snapshot_cache.hpp"
 #include "runtime/settings_reload.hpp"
+#include "cloudmeta/identity_signing.hpp"
 #include "runtime/secret_key.hpp"
 #include "runtime/systemd_integration.hpp"
 #include "runtime/thread_heartbeat.hpp"
@@ -230,6 +231,20 @@ int serve(const Config& config) {
   const TokenAuthority tokens(secret);
   LastSeen last_seen;  // metadata threads note callers; the admin page lists them
   admin::AdminApi api(fleet, config, secret, &last_seen);
+  // Identity documents are signed on their first request (cloudmeta/identity_signing.hpp); the
+  // stored keys are read (or made, once per fleet) then. An operator's key files are read now:
+  // a mistake in them stops the start rather than every guest's signature.
+  std::shared_ptr<const SigningKeys> identity_keys;
+  if (!config.identity_key_file.empty()) {
+    try {
+      identity_keys = resolve_signing_keys(config, *store);
+    } catch (const std::exception& e) {
+      log_error("identity_keys_unusable", {{"error", e.what()}});
+      return 1;
+    }
+  }
+  IdentitySigner identity_signer(config, *store, identity_keys);
+  api.set_identity_signer(&identity_signer);
   http_server::RateLimiter rate_limiter(config.imds_limits.rate_per_source,
                                         config.imds_limits.burst_per_source);
   // CALLER_BINDING=mac|port: the kernel's tables, followed from here on. A server that cannot
@@ -250,7 +265,8 @@ int serve(const Config& config) {
     learner = std::make_unique<http_server::AddressLearner>(fleet, config.caller_binding);
   }
   const http_server::ImdsContext imds_context{config,     snapshots,        tokens,       rate_limiter,
-                                              &last_seen, neighbours.get(), learner.get()};
+                                              &last_seen, neighbours.get(), learner.get(),
+                                              &identity_signer};
 
   const unsigned threads = io_thread_count(config);
   // Declared before the io_contexts, so destroyed after them: a connection still open at exit is
@@ -466,6 +482,7 @@ int serve(const Config& config) {
   for (auto& io : imds_io) io->stop();
   for (auto& w : workers) w.join();
   if (learner) learner->stop();  // it posts to the io_contexts, which go before it
+  identity_signer.stop();        // likewise
   snapshots.on_publish(nullptr);  // it posts to the io_contexts, which go before the holder
   store.reset();  // nothing uses it any more: close the database cleanly before exiting
   log_info("stopped");

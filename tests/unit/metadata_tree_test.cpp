@@ -112,7 +112,7 @@ TEST_CASE("listings: sorted, one per line, directories end in '/', no trailing n
            {"meta-data/services", "domain\npartition"},
            {"dynamic", "fws/\ninstance-identity/"},
            {"dynamic/fws", "instance-monitoring"},
-           {"dynamic/instance-identity", "document"},
+           {"dynamic/instance-identity", "document\npkcs7\nrsa2048\nsignature"},
        }) {
     CAPTURE(c.path);
     const Node* node = tree->find(c.path);

@@ -141,7 +141,8 @@ TEST_CASE("metrics: every family has HELP then TYPE before its samples, counters
     REQUIRE_FALSE(type.empty());
     CHECK(l.rfind(family, 0) == 0);
   }
-  CHECK(families == 24);  // every family of metrics::render, none dropped
+  CHECK(families == 25);  // every family of metrics::render, none dropped
+  CHECK(has_line(text, R"(cloudmeta_identity_signatures_total{result="dropped"} 0)"));
   CHECK(has_line(text, R"(cloudmeta_metadata_requests_total{route="token",status="200"} 5)"));
   CHECK(has_line(text, R"(cloudmeta_metadata_requests_total{route="root",status="404"} 0)"));
   CHECK(text.find("status=\"other\"") == std::string::npos);  // only when something was

@@ -1,0 +1,100 @@
+// IdentitySigner: the signing thread (cloudmeta/identity_signing.hpp).
+#include "cloudmeta/identity_signing.hpp"
+
+#include <utility>
+
+#include "cloudmeta/log.hpp"
+
+namespace cloudmeta {
+namespace {
+
+constexpr std::string_view kDocumentPath = "dynamic/instance-identity/document";
+
+}  // namespace
+
+IdentitySigner::IdentitySigner(const Config& config, Store& store,
+                               std::shared_ptr<const SigningKeys> keys)
+    : config_(config), store_(store), keys_(std::move(keys)), thread_([this] { run(); }) {}
+
+IdentitySigner::~IdentitySigner() { stop(); }
+
+void IdentitySigner::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    queue_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<const SigningKeys> IdentitySigner::keys() {
+  std::lock_guard lock(keys_mutex_);
+  if (!keys_) keys_ = resolve_signing_keys(config_, store_);
+  return keys_;
+}
+
+std::vector<IdentityCertificate> IdentitySigner::certificates() { return keys()->certificates(); }
+
+void IdentitySigner::run() {
+  for (;;) {
+    Queued next;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    // Several connections may queue one rendering before it is signed: the first signs it.
+    bool signed_now = next.instance->signatures() != nullptr;
+    if (!signed_now) {
+      try {
+        const Node* document = next.instance->find(kDocumentPath);
+        if (!document) throw std::runtime_error("the rendering has no identity document");
+        next.instance->set_signatures(std::make_unique<IdentitySignatures>(
+            sign_identity_document(document->body, *keys(), next.instance->document_time())));
+        signed_now = true;
+      } catch (const std::exception& e) {
+        // The keys could not be had (the database did not answer) or OpenSSL refused: the
+        // connection is answered 503 and the guest's next request tries again.
+        log_error("identity_signing_failed", {{"instance", std::string_view(next.instance->instance_id())},
+                                              {"error", e.what()}});
+      }
+    }
+    next.done(signed_now);
+  }
+}
+
+// As AddressLearner::submit: the completion is posted to the connection's thread, which alone
+// touches its timer; a completion after the wait finds no timer to cancel.
+std::shared_ptr<IdentitySigner::Pending> IdentitySigner::submit(
+    std::shared_ptr<const void> owner, const RenderedInstance& instance,
+    const net::any_io_executor& executor) {
+  auto pending = std::make_shared<Pending>();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || queue_.size() >= kQueueLimit) return nullptr;
+    queue_.push_back({std::move(owner), &instance, [pending, executor](bool done) {
+                        net::post(executor, [pending, done] {
+                          pending->signed_ = done;
+                          if (pending->timer) pending->timer->cancel();
+                        });
+                      }});
+  }
+  wake_.notify_one();
+  return pending;
+}
+
+net::awaitable<bool> IdentitySigner::await(std::shared_ptr<Pending> pending) {
+  net::steady_timer timer(co_await net::this_coro::executor);
+  timer.expires_after(kWait);
+  pending->timer = &timer;
+  boost::system::error_code ec;
+  // The completion is posted to this thread, so it cannot run before this wait begins.
+  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+  pending->timer = nullptr;
+  co_return pending->signed_;
+}
+
+}  // namespace cloudmeta

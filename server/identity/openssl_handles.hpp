@@ -1,0 +1,55 @@
+// OpenSSL objects owned by unique_ptr, and SigningKeys' insides, for server/identity/ alone.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "cloudmeta/identity_signing.hpp"
+
+namespace cloudmeta::openssl {
+
+template <auto Free>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using Certificate = std::unique_ptr<X509, Deleter<X509_free>>;
+using Bio = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
+using KeyContext = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
+using DigestContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
+
+// Throws std::runtime_error with `what` and OpenSSL's first queued error (the queue is cleared).
+[[noreturn]] inline void fail(const std::string& what) {
+  const unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  std::string message = what;
+  if (code != 0) {
+    char reason[256];
+    ERR_error_string_n(code, reason, sizeof reason);
+    message += ": ";
+    message += reason;
+  }
+  throw std::runtime_error(message);
+}
+
+}  // namespace cloudmeta::openssl
+
+namespace cloudmeta {
+
+struct SigningKeys::Impl {
+  openssl::Key dsa_key;  // null: pkcs7 is signed with the RSA key
+  openssl::Certificate dsa_cert;
+  openssl::Key rsa_key;
+  openssl::Certificate rsa_cert;
+};
+
+}  // namespace cloudmeta
