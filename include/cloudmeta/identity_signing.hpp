@@ -81,8 +81,8 @@ IdentitySignatures sign_identity_document(std::string_view document, const Signi
 std::shared_ptr<const SigningKeys> resolve_signing_keys(const Config& config, Store& store);
 
 // Signs renderings' identity documents on a thread of its own. A metadata connection that asks
-// for a signature not made yet submits its rendering and waits (at most kWait); the keys are
-// resolved on the first submission, so a host whose VMs never ask never makes any.
+// for a signature not made yet submits its rendering and waits (at most kWait). The thread reads
+// the keys (or makes them, once per fleet) as soon as it starts, not when the first guest asks.
 class IdentitySigner {
  public:
   // How long a connection waits before it is answered 503 (the signing then completes, and the
@@ -93,7 +93,7 @@ class IdentitySigner {
   // requests from many VMs costs bounded memory.
   static constexpr std::size_t kQueueLimit = 1024;
 
-  // `keys`: resolved already (IDENTITY_KEY_FILE, checked at start); null: on first use.
+  // `keys`: resolved already (IDENTITY_KEY_FILE, checked at start); null: the thread resolves them.
   IdentitySigner(const Config& config, Store& store,
                  std::shared_ptr<const SigningKeys> keys = nullptr);
   ~IdentitySigner();
@@ -112,7 +112,7 @@ class IdentitySigner {
   // True when the rendering's signatures are set by the end of the wait.
   static net::awaitable<bool> await(std::shared_ptr<Pending> pending);
 
-  // The published certificates, resolving the keys if no request has yet (admin thread, CLI).
+  // The published certificates (admin thread); resolves the keys if the thread could not yet.
   std::vector<IdentityCertificate> certificates();
 
   // Ends the thread; queued signings are dropped. Before the metadata io_contexts go.

@@ -37,6 +37,15 @@ std::shared_ptr<const SigningKeys> IdentitySigner::keys() {
 std::vector<IdentityCertificate> IdentitySigner::certificates() { return keys()->certificates(); }
 
 void IdentitySigner::run() {
+  // The keys are had before any guest asks, so that the first one does not wait for them: a
+  // fresh fleet's DSA parameters take up to a second to find, more on a busy host, and a guest
+  // that waits longer than kWait is answered 503. A database that does not answer yet is tried
+  // again on the first request.
+  try {
+    keys();
+  } catch (const std::exception& e) {
+    log_warn("identity_keys_unavailable", {{"error", e.what()}, {"next", "on the first request"}});
+  }
   for (;;) {
     Queued next;
     {

@@ -164,7 +164,7 @@ TEST_CASE("RSA signatures of one document at one signing time are the same bytes
   CHECK(pkcs7_verifies(b.pkcs7, certificate_of("dsa"), kDocument));
 }
 
-TEST_CASE("the stored key set reads back as the same keys; a damaged one is refused") {
+TEST_CASE("the stored key set reads back as the same keys, and a damaged one is refused") {
   const auto again = SigningKeys::from_json(keys().to_json());
   for (const auto& c : again->certificates()) CHECK(c.pem == certificate_of(c.name));
   const IdentitySignatures s = sign_identity_document(kDocument, *again, kSigningTime);
