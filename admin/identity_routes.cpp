@@ -21,12 +21,7 @@ Response identity_certificates(const Request& request, const RequestTarget& targ
   for (const IdentityCertificate& certificate : signer.certificates()) {
     if (!name.empty() && certificate.name != name) continue;
     // Text outside BEGIN/END lines is ignored by PEM readers (RFC 7468, section 5.2).
-    if (name.empty()) {
-      body += certificate.name;
-      body += certificate.name == "dsa"   ? ": verifies dynamic/instance-identity/pkcs7\n"
-              : certificate.name == "rsa" ? ": verifies dynamic/instance-identity/signature\n"
-                                          : ": verifies dynamic/instance-identity/rsa2048\n";
-    }
+    body += describe_certificate(certificate);
     body += certificate.pem;
   }
   Response response{http::status::ok, request.version()};

@@ -12,8 +12,9 @@ namespace cloudmeta::admin {
 
 inline constexpr std::string_view kIdentityCertificatesPath = "/api/v1/identity/certificates";
 
-// ?name=dsa|rsa|rsa2048 (AWS's names: pkcs7, signature, rsa2048) answers that one certificate;
-// without it, all three, each after a line naming it. Makes the keys on first use (about a
+// ?name=dsa|rsa|rsa2048 (AWS's names: pkcs7, signature, rsa2048) answers that one certificate
+// (and a rotated-out one while it is still published); without it, all of them. Each follows a
+// line naming it. Makes the keys on first use (about a
 // second, once per fleet). Throws ApiError (400, 405) or StoreError (503).
 Response identity_certificates(const Request& request, const RequestTarget& target,
                                IdentitySigner& signer);

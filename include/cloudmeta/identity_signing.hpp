@@ -34,7 +34,13 @@ namespace cloudmeta {
 struct IdentityCertificate {
   std::string name;
   std::string pem;
+  bool current = true;      // false: a rotated-out set's, still published (see `until`)
+  std::int64_t until = 0;   // Unix seconds, for the previous ones
 };
+
+// "dsa: verifies dynamic/instance-identity/pkcs7 (current)\n", the line printed before each
+// certificate by GET /api/v1/identity/certificates and `cloudmeta identity certificates`.
+std::string describe_certificate(const IdentityCertificate& certificate);
 
 // A key set: a DSA key and certificate for pkcs7, an RSA key and certificate for signature and
 // rsa2048. Immutable once made; safe to use from any thread.
@@ -60,8 +66,9 @@ class SigningKeys {
                                                        const std::string& dsa_cert_file);
   // Private keys included: stored in the settings table, like a generated SECRET_KEY.
   std::string to_json() const;
-  // dsa, rsa, rsa2048 (rsa and rsa2048 are one certificate), PEM.
-  std::vector<IdentityCertificate> certificates() const;
+  // dsa, rsa, rsa2048 (rsa and rsa2048 are one certificate), PEM; then those of the sets a
+  // rotation replaced that are still published at `now` (Unix seconds).
+  std::vector<IdentityCertificate> certificates(std::int64_t now) const;
   const Impl& impl() const { return *impl_; }
 
  private:
@@ -79,6 +86,13 @@ IdentitySignatures sign_identity_document(std::string_view document, const Signi
 // first use, so that every host sharing the database signs with the same keys. Throws
 // StoreError or std::runtime_error.
 std::shared_ptr<const SigningKeys> resolve_signing_keys(const Config& config, Store& store);
+
+// `cloudmeta identity rotate`: a new key set replaces the stored one, whose certificates stay
+// published for overlap_seconds (signatures made before the rotation go on verifying). Refused
+// (std::runtime_error) if the stored set changed meanwhile. Servers sign with the new keys once
+// restarted. Throws StoreError too.
+std::shared_ptr<const SigningKeys> rotate_signing_keys(Store& store, std::int64_t now,
+                                                       std::int64_t overlap_seconds);
 
 // Signs renderings' identity documents on a thread of its own. A metadata connection that asks
 // for a signature not made yet submits its rendering and waits (at most kWait). The thread reads
@@ -112,7 +126,9 @@ class IdentitySigner {
   // True when the rendering's signatures are set by the end of the wait.
   static net::awaitable<bool> await(std::shared_ptr<Pending> pending);
 
-  // The published certificates (admin thread); resolves the keys if the thread could not yet.
+  // The published certificates (admin thread), read from the store (or the files) each time:
+  // after `cloudmeta identity rotate` they show the new set and the previous one at once, also
+  // on hosts not restarted yet.
   std::vector<IdentityCertificate> certificates();
 
   // Ends the thread; queued signings are dropped. Before the metadata io_contexts go.

@@ -268,6 +268,10 @@ class Store {
   // exists, and returns the stored value either way, so concurrent starters agree on one.
   virtual std::string get_or_create_setting(std::string_view key, std::string_view value) = 0;
   virtual std::optional<std::string> get_setting(std::string_view key) = 0;
+  // Replaces the value of `key` only while it is still `expected` (a change made from what was
+  // read, which must not overwrite another's made meanwhile); false when it was not.
+  virtual bool replace_setting(std::string_view key, std::string_view expected,
+                               std::string_view value) = 0;
 };
 
 // How a Store reaches its database. Only PostgresStore has a pool and network timeouts; SQLite

@@ -124,6 +124,10 @@ class Cli {
         "certificates",
         "Print the certificates that verify pkcs7 (dsa), signature (rsa) and rsa2048, PEM");
     identity_certificates_->add_option("--name", identity_name_, "Only this one: dsa, rsa or rsa2048");
+    identity_rotate_ = identity_->add_subcommand(
+        "rotate", "Make new signing keys; the previous certificates stay published a while");
+    identity_rotate_->add_option("--overlap-hours", identity_overlap_hours_,
+                                 "How long the previous certificates stay published (168)");
 
     export_ = app_.add_subcommand(
         "export", "Write every instance record as JSON lines (IAM secrets included)");
@@ -200,9 +204,13 @@ class Cli {
       }
       if (token_->parsed()) return dispatch_token();
       if (identity_->parsed()) {
+        if (identity_rotate_->parsed()) {
+          cli::rotate_identity_keys(load_settings().config, identity_overlap_hours_, out_);
+          return 0;
+        }
         if (!identity_certificates_->parsed()) {
           err_ << identity_->help("cloudmeta");
-          return usage_error("identity: a command is required (certificates)");
+          return usage_error("identity: a command is required (certificates or rotate)");
         }
         cli::print_identity_certificates(load_settings().config, identity_name_, out_);
         return 0;
@@ -289,6 +297,7 @@ class Cli {
   CLI::App* token_revoke_ = nullptr;
   CLI::App* identity_ = nullptr;
   CLI::App* identity_certificates_ = nullptr;
+  CLI::App* identity_rotate_ = nullptr;
   CLI::App* version_ = nullptr;
   CLI::App* export_ = nullptr;
   CLI::App* import_ = nullptr;
@@ -300,6 +309,7 @@ class Cli {
   cli::SuperuserRequest superuser_;
   std::string token_name_;
   std::string identity_name_;
+  std::int64_t identity_overlap_hours_ = 168;
 };
 
 }  // namespace

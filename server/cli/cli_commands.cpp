@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <memory>
 #include <vector>
 
@@ -195,11 +196,32 @@ void print_identity_certificates(const Config& config, const std::string& name,
     throw UsageError("--name: must be dsa, rsa or rsa2048");
   }
   auto store = open_migrated_store(config);
-  for (const IdentityCertificate& certificate : resolve_signing_keys(config, *store)->certificates()) {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (const IdentityCertificate& certificate :
+       resolve_signing_keys(config, *store)->certificates(now)) {
     if (!name.empty() && certificate.name != name) continue;
-    if (name.empty()) out << certificate.name << ":\n";
-    out << certificate.pem;
+    out << describe_certificate(certificate) << certificate.pem;
   }
+}
+
+void rotate_identity_keys(const Config& config, std::int64_t overlap_hours, std::ostream& out) {
+  if (!config.identity_key_file.empty()) {
+    throw CommandError(
+        "the identity keys are IDENTITY_KEY_FILE's: rotate them by replacing the files");
+  }
+  if (overlap_hours < 0 || overlap_hours > 24 * 366) {
+    throw UsageError("--overlap-hours: 0 to 8784");
+  }
+  auto store = open_migrated_store(config);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  store->transaction([&] {
+    rotate_signing_keys(*store, now, overlap_hours * 3600);
+    append_cli_audit(*store, "identity.rotate", {{"overlap_hours", overlap_hours}});
+  });
+  out << "Rotated the identity signing keys; the previous certificates stay published for "
+      << overlap_hours << " hours (GET /api/v1/identity/certificates, `cloudmeta identity\n"
+      << "certificates`). Give verifiers the new ones, then restart `cloudmeta serve` on every "
+         "host:\neach signs with the previous keys until it restarts.\n";
 }
 
 }  // namespace cloudmeta::cli

@@ -4,6 +4,7 @@
 // audited (the admin API's audit log) in the transaction that makes it.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -44,5 +45,8 @@ void revoke_token(const Config& config, const std::string& name, std::ostream& o
 // The certificates that verify identity documents' signatures (PEM; `name`: dsa, rsa or rsa2048,
 // "" for all three, each after a line naming it); makes and stores the keys if none are yet.
 void print_identity_certificates(const Config& config, const std::string& name, std::ostream& out);
+// A new key set in the database; the previous certificates stay published for overlap_hours.
+// Refused when the keys come from IDENTITY_KEY_FILE. Audited.
+void rotate_identity_keys(const Config& config, std::int64_t overlap_hours, std::ostream& out);
 
 }  // namespace cloudmeta::cli

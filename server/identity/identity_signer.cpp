@@ -1,6 +1,7 @@
 // IdentitySigner: the signing thread (cloudmeta/identity_signing.hpp).
 #include "cloudmeta/identity_signing.hpp"
 
+#include <ctime>
 #include <utility>
 
 #include "cloudmeta/log.hpp"
@@ -34,7 +35,13 @@ std::shared_ptr<const SigningKeys> IdentitySigner::keys() {
   return keys_;
 }
 
-std::vector<IdentityCertificate> IdentitySigner::certificates() { return keys()->certificates(); }
+std::vector<IdentityCertificate> IdentitySigner::certificates() {
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  // keys() first: it waits for a set the thread is still making rather than make another.
+  const auto signing = keys();
+  if (!config_.identity_key_file.empty()) return signing->certificates(now);
+  return resolve_signing_keys(config_, store_)->certificates(now);
+}
 
 void IdentitySigner::run() {
   // The keys are had before any guest asks, so that the first one does not wait for them: a

@@ -4,6 +4,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -50,6 +51,14 @@ struct SigningKeys::Impl {
   openssl::Certificate dsa_cert;
   openssl::Key rsa_key;
   openssl::Certificate rsa_cert;
+  // Certificates of the sets a rotation replaced (no keys: they sign nothing any more), still
+  // published until `until` (Unix seconds) for signatures made before the rotation.
+  struct Previous {
+    std::string dsa_cert;  // PEM; empty when that set signed pkcs7 with its RSA key
+    std::string rsa_cert;
+    std::int64_t until = 0;
+  };
+  std::vector<Previous> previous;
 };
 
 }  // namespace cloudmeta

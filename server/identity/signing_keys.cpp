@@ -1,5 +1,7 @@
 // SigningKeys: making, storing, loading and publishing the identity documents' keys.
+#include <ctime>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -163,6 +165,12 @@ std::string SigningKeys::to_json() const {
   }
   j["rsa_key"] = key_pem(impl_->rsa_key.get());
   j["rsa_cert"] = cert_pem(impl_->rsa_cert.get());
+  if (!impl_->previous.empty()) {
+    j["previous"] = nlohmann::json::array();
+    for (const auto& p : impl_->previous) {
+      j["previous"].push_back({{"dsa_cert", p.dsa_cert}, {"rsa_cert", p.rsa_cert}, {"until", p.until}});
+    }
+  }
   return j.dump();
 }
 
@@ -183,6 +191,19 @@ std::shared_ptr<const SigningKeys> SigningKeys::from_json(std::string_view text)
     impl->dsa_cert = read_cert(j["dsa_cert"].get<std::string>(), "stored identity keys (DSA)");
     check_pair(impl->dsa_key.get(), impl->dsa_cert.get(), "DSA", kDsaBits,
                "stored identity keys (DSA)");
+  }
+  if (j.contains("previous")) {
+    if (!j["previous"].is_array()) throw std::runtime_error("stored identity keys: bad previous");
+    for (const auto& p : j["previous"]) {
+      if (!p.is_object() || !p.contains("rsa_cert") || !p["rsa_cert"].is_string() ||
+          !p.contains("dsa_cert") || !p["dsa_cert"].is_string() || !p.contains("until") ||
+          !p["until"].is_number_integer()) {
+        throw std::runtime_error("stored identity keys: bad previous certificate entry");
+      }
+      impl->previous.push_back(Impl::Previous{p["dsa_cert"].get<std::string>(),
+                                              p["rsa_cert"].get<std::string>(),
+                                              p["until"].get<std::int64_t>()});
+    }
   }
   return std::make_shared<const SigningKeys>(std::move(impl));
 }
@@ -209,11 +230,73 @@ std::shared_ptr<const SigningKeys> SigningKeys::from_files(const std::string& ke
   return std::make_shared<const SigningKeys>(std::move(impl));
 }
 
-std::vector<IdentityCertificate> SigningKeys::certificates() const {
+std::vector<IdentityCertificate> SigningKeys::certificates(std::int64_t now) const {
   const std::string rsa = cert_pem(impl_->rsa_cert.get());
-  return {{"dsa", impl_->dsa_cert ? cert_pem(impl_->dsa_cert.get()) : rsa},
-          {"rsa", rsa},
-          {"rsa2048", rsa}};
+  std::vector<IdentityCertificate> out = {
+      {"dsa", impl_->dsa_cert ? cert_pem(impl_->dsa_cert.get()) : rsa, true},
+      {"rsa", rsa, true},
+      {"rsa2048", rsa, true}};
+  for (const auto& p : impl_->previous) {
+    if (p.until <= now) continue;
+    out.push_back({"dsa", p.dsa_cert.empty() ? p.rsa_cert : p.dsa_cert, false, p.until});
+    out.push_back({"rsa", p.rsa_cert, false, p.until});
+    out.push_back({"rsa2048", p.rsa_cert, false, p.until});
+  }
+  return out;
+}
+
+std::string describe_certificate(const IdentityCertificate& certificate) {
+  std::string line = certificate.name;
+  line += certificate.name == "dsa"   ? ": verifies dynamic/instance-identity/pkcs7"
+          : certificate.name == "rsa" ? ": verifies dynamic/instance-identity/signature"
+                                      : ": verifies dynamic/instance-identity/rsa2048";
+  if (certificate.current) {
+    line += " (current)\n";
+  } else {
+    char until[32];
+    const auto t = static_cast<std::time_t>(certificate.until);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    line += " (rotated out; published until ";
+    line += until;
+    line += ")\n";
+  }
+  return line;
+}
+
+std::shared_ptr<const SigningKeys> rotate_signing_keys(Store& store, std::int64_t now,
+                                                       std::int64_t overlap_seconds) {
+  const std::optional<std::string> stored = store.get_setting(kSettingKey);
+  auto rotated = std::make_unique<SigningKeys::Impl>();
+  {
+    auto fresh = SigningKeys::generate();
+    const SigningKeys::Impl& made = fresh->impl();
+    rotated->dsa_key.reset(EVP_PKEY_dup(made.dsa_key.get()));
+    rotated->dsa_cert.reset(X509_dup(made.dsa_cert.get()));
+    rotated->rsa_key.reset(EVP_PKEY_dup(made.rsa_key.get()));
+    rotated->rsa_cert.reset(X509_dup(made.rsa_cert.get()));
+    if (!rotated->dsa_key || !rotated->dsa_cert || !rotated->rsa_key || !rotated->rsa_cert) {
+      fail("copying the new identity keys");
+    }
+  }
+  if (stored) {
+    const auto old = SigningKeys::from_json(*stored);
+    const SigningKeys::Impl& o = old->impl();
+    rotated->previous.push_back({o.dsa_cert ? cert_pem(o.dsa_cert.get()) : std::string(),
+                                 cert_pem(o.rsa_cert.get()), now + overlap_seconds});
+    for (const auto& p : o.previous) {
+      if (p.until > now) rotated->previous.push_back(p);
+    }
+  }
+  auto keys = std::make_shared<const SigningKeys>(std::move(rotated));
+  const std::string json = keys->to_json();
+  const bool written = stored ? store.replace_setting(kSettingKey, *stored, json)
+                              : store.get_or_create_setting(kSettingKey, json) == json;
+  if (!written) {
+    throw std::runtime_error("the identity keys changed while they were being rotated; run it again");
+  }
+  return keys;
 }
 
 std::shared_ptr<const SigningKeys> resolve_signing_keys(const Config& config, Store& store) {

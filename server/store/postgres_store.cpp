@@ -546,6 +546,14 @@ std::optional<std::string> PostgresStore::get_setting(std::string_view key) {
   return read_setting(*connection(), key);
 }
 
+bool PostgresStore::replace_setting(std::string_view key, std::string_view expected,
+                                    std::string_view value) {
+  return !connection()
+              ->exec("UPDATE settings SET value = $3 WHERE key = $1 AND value = $2 RETURNING 1",
+                     {key, expected, value})
+              .empty();
+}
+
 std::optional<std::string> PostgresStore::read_setting(PgConnection& db, std::string_view key) {
   auto rows = db.exec("SELECT value FROM settings WHERE key = $1", {key});
   if (rows.empty()) return std::nullopt;

@@ -70,6 +70,8 @@ class PostgresStore : public Store {
 
   std::string get_or_create_setting(std::string_view key, std::string_view value) override;
   std::optional<std::string> get_setting(std::string_view key) override;
+  bool replace_setting(std::string_view key, std::string_view expected,
+                       std::string_view value) override;
 
  private:
   class Connection;

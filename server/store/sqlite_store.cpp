@@ -145,6 +145,7 @@ constexpr char kListAudit[] =
 constexpr char kInsertSettingOnce[] =
     "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING";
 constexpr char kGetSetting[] = "SELECT value FROM settings WHERE key = ?";
+constexpr char kReplaceSetting[] = "UPDATE settings SET value = ?3 WHERE key = ?1 AND value = ?2";
 
 // A cached statement in use: unbound on entry, reset on exit, so that a half-read SELECT never
 // keeps a read transaction open past the call.
@@ -926,6 +927,24 @@ std::optional<std::string> SqliteStore::get_setting(std::string_view key) {
     q->bind(1, std::string(key));
     if (!q->executeStep()) return std::nullopt;
     return q->getColumn(0).getString();
+  });
+}
+
+bool SqliteStore::replace_setting(std::string_view key, std::string_view expected,
+                                  std::string_view value) {
+  std::lock_guard lock(mutex_);
+  return guarded("writing setting " + std::string(key), [&] {
+    WriteTransaction tx(db_);
+    int changed = 0;
+    {
+      Query q(statement(kReplaceSetting));
+      q->bind(1, std::string(key));
+      q->bind(2, std::string(expected));
+      q->bind(3, std::string(value));
+      changed = q->exec();
+    }
+    tx.commit();
+    return changed == 1;
   });
 }
 

@@ -196,6 +196,30 @@ certificate dsa "$TMP/dsa-again.pem"
 expect_eq "the DSA certificate is the same after a restart" "$(cat "$TMP/a2/dsa.pem")" "$(cat "$TMP/dsa-again.pem")"
 expect_eq "exactly one key set was generated" 1 "$(grep -c 'event=identity_keys_ready' "$TMP/a.log" "$TMP/b.log" "$TMP/a-again.log" | awk -F: '{s+=$2} END {print s}')"
 expect_eq "no private key reached a log" 0 "$(cat "$TMP"/*.log | grep -c 'PRIVATE KEY' || true)"
+
+# Rotation with overlap: the running server publishes the new set and the previous one at once,
+# goes on signing with the previous keys until it restarts, and then signs with the new ones;
+# signatures made before verify against the published bundle throughout.
+count_certs() { grep -c 'BEGIN CERTIFICATE' "$1" || true; }
+expect_ok "identity rotate" env -i PATH="$PATH" DATABASE_URL="$DB" "$BIN" identity rotate --overlap-hours 24
+certificate dsa "$TMP/dsa-bundle.pem"
+expect_eq "after a rotation both DSA certificates are published" 2 "$(count_certs "$TMP/dsa-bundle.pem")"
+expect_eq "the previous one is named so" 1 "$(grep -c 'rotated out; published until' "$TMP/dsa-bundle.pem")"
+certificate rsa2048 "$TMP/rsa2048-bundle.pem"
+expect_ok "a signature from before the rotation verifies against the published bundle" \
+  openssl smime -verify -in "$TMP/a3/rsa2048" -inform PEM -content "$TMP/a3/document" \
+  -certfile "$TMP/rsa2048-bundle.pem" -noverify -nointern -out /dev/null
+stop_last
+start rotated
+verify 127.0.0.4 "$TMP/rotated"
+expect_refused "after a restart the server signs with the new keys, not the previous ones" \
+  openssl smime -verify -in "$TMP/rotated/rsa2048" -inform PEM -content "$TMP/rotated/document" \
+  -certfile "$TMP/a3/rsa2048.pem" -noverify -nointern -out /dev/null
+expect_ok "a rotation with no overlap" env -i PATH="$PATH" DATABASE_URL="$DB" "$BIN" identity rotate --overlap-hours 0
+certificate dsa "$TMP/dsa-bundle2.pem"
+expect_eq "publishes the new set and the one rotated out 24 h before, not the one just replaced" 2 \
+  "$(count_certs "$TMP/dsa-bundle2.pem")"
+expect_eq "both rotations are audited" 2 "$(api GET '/api/v1/audit?limit=50' >/dev/null && grep -o '"identity.rotate"' "$TMP/api.body" | wc -l)"
 stop_last
 
 # The operator's own RSA key and certificate (no DSA pair: pkcs7 is then RSA with SHA-256).

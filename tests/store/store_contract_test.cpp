@@ -460,6 +460,26 @@ TEST_CASE_TEMPLATE("store contract: settings keep the first value", B, BACKENDS)
   CHECK(b->get_setting("secret_key") == std::optional<std::string>("first"));
 }
 
+// `cloudmeta identity rotate` replaces the stored keys only if no one else did since it read them.
+TEST_CASE_TEMPLATE("store contract: replace_setting replaces only the value it was given", B,
+                   BACKENDS) {
+  Fixture<B> f;
+  auto a = f.open_migrated();
+  auto b = f.open();
+  CHECK_FALSE(a->replace_setting("keys", "anything", "new"));  // no such setting: nothing made
+  CHECK_FALSE(a->get_setting("keys"));
+  a->get_or_create_setting("keys", "v1");
+  CHECK(b->replace_setting("keys", "v1", "v2"));
+  CHECK_FALSE(a->replace_setting("keys", "v1", "v3"));  // a read v1, b changed it meanwhile
+  CHECK(a->get_setting("keys") == std::optional<std::string>("v2"));
+  // Inside a transaction that then fails, the replacement goes with it.
+  CHECK_THROWS(a->transaction([&] {
+    CHECK(a->replace_setting("keys", "v2", "v3"));
+    throw std::runtime_error("the audit entry failed");
+  }));
+  CHECK(b->get_setting("keys") == std::optional<std::string>("v2"));
+}
+
 // Hosts starting together must all end up with one SECRET_KEY.
 TEST_CASE_TEMPLATE("store contract: concurrent get_or_create_setting agrees on one value", B,
                    BACKENDS) {

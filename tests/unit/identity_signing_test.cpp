@@ -33,7 +33,7 @@ const SigningKeys& keys() {
 }
 
 std::string certificate_of(std::string_view name) {
-  for (const auto& c : keys().certificates()) {
+  for (const auto& c : keys().certificates(0)) {
     if (c.name == name) return c.pem;
   }
   return {};
@@ -166,7 +166,7 @@ TEST_CASE("RSA signatures of one document at one signing time are the same bytes
 
 TEST_CASE("the stored key set reads back as the same keys, and a damaged one is refused") {
   const auto again = SigningKeys::from_json(keys().to_json());
-  for (const auto& c : again->certificates()) CHECK(c.pem == certificate_of(c.name));
+  for (const auto& c : again->certificates(0)) CHECK(c.pem == certificate_of(c.name));
   const IdentitySignatures s = sign_identity_document(kDocument, *again, kSigningTime);
   CHECK(pkcs7_verifies(s.pkcs7, certificate_of("dsa"), kDocument));
   CHECK(s.rsa2048 == sign_identity_document(kDocument, keys(), kSigningTime).rsa2048);
