@@ -25,6 +25,7 @@
 #include "cloudmeta/asio.hpp"
 #include "cloudmeta/config.hpp"
 #include "cloudmeta/metadata_tree.hpp"
+#include "cloudmeta/posted_wait.hpp"
 #include "cloudmeta/store.hpp"
 
 namespace cloudmeta {
@@ -114,17 +115,16 @@ class IdentitySigner {
   IdentitySigner(const IdentitySigner&) = delete;
   IdentitySigner& operator=(const IdentitySigner&) = delete;
 
-  struct Pending {
-    net::steady_timer* timer = nullptr;  // while the connection waits
-    bool signed_ = false;
-  };
+  using Pending = PostedWait;
   // Metadata thread: queues the rendering (`owner` keeps it alive until it is signed); the
   // completion is posted to `executor`. nullptr when the queue is full or the signer stopped.
   std::shared_ptr<Pending> submit(std::shared_ptr<const void> owner,
                                   const RenderedInstance& instance,
                                   const net::any_io_executor& executor);
-  // True when the rendering's signatures are set by the end of the wait.
-  static net::awaitable<bool> await(std::shared_ptr<Pending> pending);
+  // True when the rendering's signatures are set by the end of the wait (kWait at most).
+  static net::awaitable<bool> await(std::shared_ptr<Pending> pending) {
+    return PostedWait::await(std::move(pending), kWait);
+  }
 
   // The published certificates (admin thread), read from the store (or the files) each time:
   // after `cloudmeta identity rotate` they show the new set and the previous one at once, also

@@ -133,30 +133,12 @@ bool AddressLearner::learn(const Request& request) {
   return false;
 }
 
-// The completion comes from the learning thread as a post to the connection's thread, which
-// alone touches the timer; once the wait is over the timer is gone and a late completion finds
-// nothing to cancel. (Not one coroutine taking the request by value: the request is copied into
-// the queue here, before any suspension, whatever the compiler does with coroutine parameters.)
+// The request is copied into the queue here, before any suspension, whatever the compiler does
+// with coroutine parameters.
 std::shared_ptr<AddressLearner::Pending> AddressLearner::submit(
     const Request& request, const net::any_io_executor& executor) {
   auto pending = std::make_shared<Pending>();
-  const bool queued = enqueue(request, [pending, executor](bool learned) {
-    net::post(executor, [pending, learned] {
-      pending->learned = learned;
-      if (pending->timer) pending->timer->cancel();
-    });
-  });
-  return queued ? pending : nullptr;
-}
-
-net::awaitable<bool> AddressLearner::await(std::shared_ptr<Pending> pending) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  timer.expires_after(kWait);
-  pending->timer = &timer;
-  boost::system::error_code ec;
-  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  pending->timer = nullptr;
-  co_return pending->learned;
+  return enqueue(request, PostedWait::completion(pending, executor)) ? pending : nullptr;
 }
 
 }  // namespace cloudmeta::http_server

@@ -26,6 +26,7 @@
 #include "cloudmeta/fleet.hpp"
 #include "cloudmeta/ip_key.hpp"
 #include "cloudmeta/metrics.hpp"
+#include "cloudmeta/posted_wait.hpp"
 
 namespace cloudmeta::http_server {
 
@@ -56,16 +57,15 @@ class AddressLearner {
   AddressLearner& operator=(const AddressLearner&) = delete;
 
   // A queued learn, as the connection that asked waits for it.
-  struct Pending {
-    net::steady_timer* timer = nullptr;  // while the connection waits
-    bool learned = false;
-  };
+  using Pending = PostedWait;
   // Metadata thread: queues the learn (the request is copied before this returns); its
   // completion is posted to `executor`, the connection's. nullptr when it is not queued.
   std::shared_ptr<Pending> submit(const Request& request, const net::any_io_executor& executor);
   // Waits at most kWait for a learn submit() queued. True when the address was learned (or
   // found learned) by then: the served snapshot holds it.
-  static net::awaitable<bool> await(std::shared_ptr<Pending> pending);
+  static net::awaitable<bool> await(std::shared_ptr<Pending> pending) {
+    return PostedWait::await(std::move(pending), kWait);
+  }
 
   // Ends the thread; queued learns are dropped. Before the metadata io_contexts go: a learn's
   // completion is posted to the connection's thread.

@@ -82,8 +82,6 @@ void IdentitySigner::run() {
   }
 }
 
-// As AddressLearner::submit: the completion is posted to the connection's thread, which alone
-// touches its timer; a completion after the wait finds no timer to cancel.
 std::shared_ptr<IdentitySigner::Pending> IdentitySigner::submit(
     std::shared_ptr<const void> owner, const RenderedInstance& instance,
     const net::any_io_executor& executor) {
@@ -91,26 +89,10 @@ std::shared_ptr<IdentitySigner::Pending> IdentitySigner::submit(
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || queue_.size() >= kQueueLimit) return nullptr;
-    queue_.push_back({std::move(owner), &instance, [pending, executor](bool done) {
-                        net::post(executor, [pending, done] {
-                          pending->signed_ = done;
-                          if (pending->timer) pending->timer->cancel();
-                        });
-                      }});
+    queue_.push_back({std::move(owner), &instance, PostedWait::completion(pending, executor)});
   }
   wake_.notify_one();
   return pending;
-}
-
-net::awaitable<bool> IdentitySigner::await(std::shared_ptr<Pending> pending) {
-  net::steady_timer timer(co_await net::this_coro::executor);
-  timer.expires_after(kWait);
-  pending->timer = &timer;
-  boost::system::error_code ec;
-  // The completion is posted to this thread, so it cannot run before this wait begins.
-  co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
-  pending->timer = nullptr;
-  co_return pending->signed_;
 }
 
 }  // namespace cloudmeta

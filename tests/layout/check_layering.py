@@ -25,7 +25,7 @@ LAYERS = [
 # include/cloudmeta/<header> -> the folder whose contract it is.
 OWNERS = {
     "admin_api.hpp": "admin", "admin_http.hpp": "admin", "api_tokens.hpp": "credentials", "app.hpp": "runtime",
-    "asio.hpp": "base", "caller_binding.hpp": "identity", "caller_identity.hpp": "identity",
+    "asio.hpp": "base", "posted_wait.hpp": "base", "caller_binding.hpp": "identity", "caller_identity.hpp": "identity",
     "identity_signing.hpp": "identity", "change_feed.hpp": "store",
     "cli.hpp": "cli", "config.hpp": "config", "libvirt_hook_config.hpp": "config",
     "admin_client.hpp": "http", "libvirt_hook.hpp": "hypervisor", "fleet.hpp": "snapshot", "imds.hpp": "imds", "imds_error_pages.hpp": "imds",
