@@ -32,12 +32,6 @@ std::string base64_lines(const unsigned char* data, std::size_t size) {
   return out;
 }
 
-std::string bio_contents(BIO* bio) {
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<std::size_t>(size));
-}
-
 // PKCS7_BINARY: the document's bytes as they are (S/MIME's text mode would sign a copy with
 // CRLF line ends, which the documented commands then reject).
 std::string pkcs7(std::string_view document, EVP_PKEY* key, X509* cert, const EVP_MD* digest,
@@ -63,7 +57,7 @@ std::string pkcs7(std::string_view document, EVP_PKEY* key, X509* cert, const EV
   if (!content || !out || i2d_PKCS7_bio_stream(out.get(), p7.get(), content.get(), kFlags) != 1) {
     fail("writing a PKCS#7 signature");
   }
-  const std::string der = bio_contents(out.get());
+  const std::string der = openssl::contents(out.get());
   return base64_lines(reinterpret_cast<const unsigned char*>(der.data()), der.size());
 }
 

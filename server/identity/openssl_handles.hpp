@@ -42,6 +42,13 @@ using DigestContext = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
   throw std::runtime_error(message);
 }
 
+// What a memory BIO holds, as bytes.
+inline std::string contents(BIO* bio) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
 }  // namespace cloudmeta::openssl
 
 namespace cloudmeta {

@@ -83,17 +83,13 @@ std::string key_pem(EVP_PKEY* key) {
   if (!out || PEM_write_bio_PrivateKey(out.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     fail("writing a key");
   }
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<std::size_t>(size));
+  return openssl::contents(out.get());
 }
 
 std::string cert_pem(X509* cert) {
   openssl::Bio out(BIO_new(BIO_s_mem()));
   if (!out || PEM_write_bio_X509(out.get(), cert) != 1) fail("writing a certificate");
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(out.get(), &data);
-  return std::string(data, static_cast<std::size_t>(size));
+  return openssl::contents(out.get());
 }
 
 // A key protected by a passphrase is refused rather than asked for: OpenSSL's default callback
